@@ -1,0 +1,386 @@
+"""Rig profiles: which robot, which sensors, which topics, at which rates.
+
+A rig profile is one YAML file in ``datasets/rigs/<rig>.yaml``. It is validated
+completely on load; any problem raises :class:`~collector.errors.RigError` with
+one line naming the file, the key path and the offending value, e.g.::
+
+    baoan_humanoid.yaml: streams[3].rate_hz: expected a positive number, got 'fast'
+
+The dataclasses below are keyword-only and immutable; everything downstream
+(synthetic robot, recorder, sync, export, simulation) reads rigs through them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collector.bag.metadata import QosProfile
+from collector.errors import CollectorError, RigError
+from collector.paths import data_path
+
+ROLES = ("camera", "depth", "joint_state", "gripper", "hand", "imu", "wrench", "tactile", "action")
+CLOCKS = ("header", "receive")
+JOINT_GROUPS = ("left_arm", "right_arm", "waist", "head", "legs")
+END_EFFECTOR_TYPES = ("parallel_gripper", "dexterous_hand")
+IMAGE_ROLES = ("camera", "depth", "tactile")
+JOINT_ROLES = ("joint_state", "gripper", "hand", "action")
+
+# Message types each role may use: standard types that exist in the ROS 2 wheels.
+ROLE_TYPES = {
+    "camera": ("sensor_msgs/msg/Image",),
+    "depth": ("sensor_msgs/msg/Image",),
+    "tactile": ("sensor_msgs/msg/Image",),
+    "joint_state": ("sensor_msgs/msg/JointState",),
+    "gripper": ("sensor_msgs/msg/JointState",),
+    "hand": ("sensor_msgs/msg/JointState",),
+    "action": ("sensor_msgs/msg/JointState",),
+    "imu": ("sensor_msgs/msg/Imu",),
+    "wrench": ("geometry_msgs/msg/WrenchStamped",),
+}
+ROLE_ENCODINGS = {
+    "camera": ("rgb8", "bgr8", "mono8"),
+    "depth": ("16UC1", "32FC1"),
+    "tactile": ("32FC1",),
+}
+
+# Named QoS presets; a stream may also spell its QoS out as a mapping.
+QOS_PRESETS = {
+    "reliable": QosProfile(reliability="reliable", durability="volatile", history="keep_last", depth=100),
+    "sensor_data": QosProfile(reliability="best_effort", durability="volatile", history="keep_last", depth=10),
+    "latched": QosProfile(reliability="reliable", durability="transient_local", history="keep_last", depth=1),
+}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_TOPIC_RE = re.compile(r"^/[A-Za-z0-9_/]*[A-Za-z0-9_]$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndEffector:
+    """A gripper or hand: ``joints`` are its actuated joints, ``side`` left or right."""
+
+    name: str
+    type: str
+    side: str
+    joints: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Robot:
+    """The robot of a rig: model name, joints by body group, end effectors."""
+
+    model: str
+    joints: dict[str, tuple[str, ...]]
+    end_effectors: tuple[EndEffector, ...] = ()
+    joint_limits: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def body_joints(self) -> tuple[str, ...]:
+        """Every body joint, in group order (left_arm, right_arm, waist, head, legs)."""
+        return tuple(name for group in JOINT_GROUPS for name in self.joints.get(group, ()))
+
+    @property
+    def all_joints(self) -> tuple[str, ...]:
+        """Body joints followed by end-effector joints."""
+        return self.body_joints + tuple(j for ee in self.end_effectors for j in ee.joints)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stream:
+    """One recorded topic.
+
+    ``rate_hz`` is the nominal publish rate; ``clock`` says which time sync
+    trusts (``header``: the sensor's ``header.stamp``; ``receive``: the time
+    the recorder received it). Image roles carry ``width``, ``height`` and
+    ``encoding``; joint roles carry ``joints`` (names as in the message).
+    """
+
+    name: str
+    topic: str
+    type: str
+    role: str
+    rate_hz: float
+    clock: str
+    qos: QosProfile
+    required: bool
+    frame_id: str
+    width: int | None = None
+    height: int | None = None
+    encoding: str | None = None
+    joints: tuple[str, ...] = ()
+
+    @property
+    def period_ns(self) -> int:
+        """Nominal time between messages, in nanoseconds."""
+        return round(1e9 / self.rate_hz)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rig:
+    """A collection rig: site, robot, export rate and the streams to record."""
+
+    rig: str
+    site: str
+    robot: Robot
+    fps: int
+    streams: tuple[Stream, ...]
+    description: str = ""
+    source: str = ""
+    text: str = ""  # the YAML as loaded, stored verbatim inside every episode
+
+    def stream(self, name: str) -> Stream:
+        """Return the stream called ``name``; raises RigError when there is none."""
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise RigError(f"{self.source or self.rig}: no stream named {name!r}")
+
+    def streams_by_role(self, role: str) -> tuple[Stream, ...]:
+        return tuple(s for s in self.streams if s.role == role)
+
+
+class _Checker:
+    """Pulls typed values out of parsed YAML, raising one-line RigErrors."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str) -> RigError:
+        return RigError(f"{self.source}: {key}: {message}")
+
+    def mapping(self, value: Any, key: str, allowed: set[str], required: set[str]) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(key or "(top level)", f"expected a mapping, got {_show(value)}")
+        for name in value:
+            if name not in allowed:
+                raise self.fail(_join(key, str(name)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        for name in sorted(required):
+            if name not in value:
+                raise self.fail(_join(key, name), "missing required field")
+        return value
+
+    def string(self, value: Any, key: str, *, pattern: re.Pattern | None = None, choices=None) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, f"expected a non-empty string, got {_show(value)}")
+        if choices is not None and value not in choices:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(key, f"{value!r} is not a valid name")
+        return value
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise self.fail(key, f"expected a positive number, got {_show(value)}")
+        return float(value)
+
+    def integer(self, value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise self.fail(key, f"expected a positive integer, got {_show(value)}")
+        return value
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {_show(value)}")
+        return value
+
+    def names(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f"expected a non-empty list of names, got {_show(value)}")
+        names = tuple(self.string(v, f"{key}[{i}]", pattern=_NAME_RE) for i, v in enumerate(value))
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise self.fail(key, f"duplicate name {duplicates[0]!r}")
+        return names
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _parse_robot(check: _Checker, value: Any) -> Robot:
+    raw = check.mapping(value, "robot", {"model", "joints", "end_effectors", "joint_limits"}, {"model", "joints"})
+    groups = check.mapping(raw["joints"], "robot.joints", set(JOINT_GROUPS), set())
+    if not groups:
+        raise check.fail("robot.joints", "expected at least one joint group")
+    joints = {g: check.names(groups[g], f"robot.joints.{g}") for g in JOINT_GROUPS if g in groups}
+    effectors = []
+    for i, item in enumerate(raw.get("end_effectors") or []):
+        key = f"robot.end_effectors[{i}]"
+        ee = check.mapping(item, key, {"name", "type", "side", "joints"}, {"name", "type", "side", "joints"})
+        effectors.append(
+            EndEffector(
+                name=check.string(ee["name"], f"{key}.name", pattern=_NAME_RE),
+                type=check.string(ee["type"], f"{key}.type", choices=END_EFFECTOR_TYPES),
+                side=check.string(ee["side"], f"{key}.side", choices=("left", "right")),
+                joints=check.names(ee["joints"], f"{key}.joints"),
+            )
+        )
+    robot = Robot(model=check.string(raw["model"], "robot.model"), joints=joints, end_effectors=tuple(effectors))
+    every = robot.all_joints
+    seen: set[str] = set()
+    for name in every:
+        if name in seen:
+            raise check.fail("robot", f"joint {name!r} is listed twice")
+        seen.add(name)
+    limits = {}
+    raw_limits = raw.get("joint_limits") or {}
+    check.mapping(raw_limits, "robot.joint_limits", set(every), set())
+    for name, pair in raw_limits.items():
+        key = f"robot.joint_limits.{name}"
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+            or not pair[0] < pair[1]
+        ):
+            raise check.fail(key, f"expected [lower, upper] with lower < upper, got {_show(pair)}")
+        limits[name] = (float(pair[0]), float(pair[1]))
+    return Robot(model=robot.model, joints=joints, end_effectors=robot.end_effectors, joint_limits=limits)
+
+
+def _parse_qos(check: _Checker, value: Any, key: str) -> QosProfile:
+    if isinstance(value, str):
+        if value not in QOS_PRESETS:
+            raise check.fail(key, f"{value!r} is not one of {', '.join(QOS_PRESETS)} (or give a mapping)")
+        return QOS_PRESETS[value]
+    raw = check.mapping(value, key, {"reliability", "durability", "history", "depth"}, set())
+    try:
+        return QosProfile(**raw)
+    except (TypeError, ValueError) as err:
+        raise check.fail(key, str(err)) from err
+
+
+_STREAM_KEYS = {"name", "topic", "type", "role", "rate_hz", "clock", "qos", "required", "frame_id",
+                "width", "height", "encoding", "joints"}
+_STREAM_REQUIRED = {"name", "topic", "type", "role", "rate_hz", "clock", "qos", "required"}
+
+
+def _parse_stream(check: _Checker, value: Any, index: int, robot: Robot) -> Stream:
+    key = f"streams[{index}]"
+    raw = check.mapping(value, key, _STREAM_KEYS, _STREAM_REQUIRED)
+    name = check.string(raw["name"], f"{key}.name", pattern=_NAME_RE)
+    key = f"streams[{index}]({name})"
+    role = check.string(raw["role"], f"{key}.role", choices=ROLES)
+    msgtype = check.string(raw["type"], f"{key}.type")
+    if msgtype not in ROLE_TYPES[role]:
+        raise check.fail(f"{key}.type", f"{msgtype!r} cannot carry role {role!r} (use {', '.join(ROLE_TYPES[role])})")
+    topic = check.string(raw["topic"], f"{key}.topic")
+    if not _TOPIC_RE.match(topic) or "//" in topic:
+        raise check.fail(f"{key}.topic", f"{topic!r} is not an absolute ROS topic name")
+    extra: dict[str, Any] = {}
+    if role in IMAGE_ROLES:
+        for dim in ("width", "height", "encoding"):
+            if dim not in raw:
+                raise check.fail(f"{key}.{dim}", f"missing required field for role {role!r}")
+        extra["width"] = check.integer(raw["width"], f"{key}.width")
+        extra["height"] = check.integer(raw["height"], f"{key}.height")
+        extra["encoding"] = check.string(raw["encoding"], f"{key}.encoding", choices=ROLE_ENCODINGS[role])
+    else:
+        for dim in ("width", "height", "encoding"):
+            if dim in raw:
+                raise check.fail(f"{key}.{dim}", f"only image roles ({', '.join(IMAGE_ROLES)}) take {dim}")
+    if role in JOINT_ROLES:
+        if "joints" not in raw:
+            raise check.fail(f"{key}.joints", f"missing required field for role {role!r}")
+        joints = check.names(raw["joints"], f"{key}.joints")
+        known = set(robot.all_joints)
+        for i, joint in enumerate(joints):
+            if joint not in known:
+                raise check.fail(f"{key}.joints[{i}]", f"{joint!r} is not a joint of robot {robot.model!r}")
+        extra["joints"] = joints
+    elif "joints" in raw:
+        raise check.fail(f"{key}.joints", f"only joint roles ({', '.join(JOINT_ROLES)}) take joints")
+    return Stream(
+        name=name,
+        topic=topic,
+        type=msgtype,
+        role=role,
+        rate_hz=check.number(raw["rate_hz"], f"{key}.rate_hz"),
+        clock=check.string(raw["clock"], f"{key}.clock", choices=CLOCKS),
+        qos=_parse_qos(check, raw["qos"], f"{key}.qos"),
+        required=check.boolean(raw["required"], f"{key}.required"),
+        frame_id=check.string(raw.get("frame_id", name), f"{key}.frame_id"),
+        **extra,
+    )
+
+
+def parse_rig(text: str, source: str = "<rig>") -> Rig:
+    """Parse and validate rig profile YAML ``text``; ``source`` names it in errors.
+
+    Raises:
+        RigError: on YAML syntax errors, unknown keys, wrong types, missing
+            fields, unknown roles/types, duplicate stream names or topics.
+    """
+    check = _Checker(source)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "YAML"
+        raise RigError(f"{source}: {where}: invalid YAML ({getattr(err, 'problem', None) or err})") from err
+    raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams"},
+                        {"rig", "site", "robot", "fps", "streams"})
+    robot = _parse_robot(check, raw["robot"])
+    if not isinstance(raw["streams"], list) or not raw["streams"]:
+        raise check.fail("streams", f"expected a non-empty list of streams, got {_show(raw['streams'])}")
+    streams = tuple(_parse_stream(check, item, i, robot) for i, item in enumerate(raw["streams"]))
+    for attr in ("name", "topic"):
+        seen: dict[str, int] = {}
+        for i, stream in enumerate(streams):
+            value = getattr(stream, attr)
+            if value in seen:
+                raise check.fail(f"streams[{i}].{attr}", f"duplicate {attr} {value!r} (also streams[{seen[value]}])")
+            seen[value] = i
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise check.fail("description", f"expected a string, got {_show(description)}")
+    return Rig(
+        rig=check.string(raw["rig"], "rig", pattern=_NAME_RE),
+        site=check.string(raw["site"], "site", pattern=_NAME_RE),
+        robot=robot,
+        fps=check.integer(raw["fps"], "fps"),
+        streams=streams,
+        description=description,
+        source=source,
+        text=text,
+    )
+
+
+def load_rig(name_or_path: str | Path) -> Rig:
+    """Load a rig by name (``baoan_humanoid``, from the shipped ``datasets/rigs``) or by path.
+
+    Raises:
+        RigError: when the file does not exist or is invalid (see :func:`parse_rig`).
+    """
+    candidate = Path(name_or_path)
+    is_bare_name = "/" not in str(name_or_path) and candidate.suffix not in (".yaml", ".yml")
+    if is_bare_name:
+        try:
+            candidate = data_path("datasets", "rigs", f"{name_or_path}.yaml")
+        except CollectorError as err:
+            raise RigError(f"unknown rig {str(name_or_path)!r} (available: {', '.join(available_rigs())})") from err
+    try:
+        text = candidate.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise RigError(f"{candidate}: rig profile not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise RigError(f"{candidate}: cannot read rig profile ({err})") from err
+    return parse_rig(text, source=str(candidate))
+
+
+def available_rigs() -> list[str]:
+    """Names of the rig profiles shipped in ``datasets/rigs``."""
+    try:
+        folder = data_path("datasets", "rigs")
+    except CollectorError:
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml"))
