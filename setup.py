@@ -41,6 +41,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         *data_tree("datasets"),
         *data_tree("launch"),
+        *data_tree("config"),
     ],
     install_requires=["numpy", "pyyaml", "mcap>=1.2", "rich"],
     extras_require={

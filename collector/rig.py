@@ -12,6 +12,7 @@ The dataclasses below are keyword-only and immutable; everything downstream
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from collector.bag.metadata import QosProfile
-from collector.errors import CollectorError, RigError
+from collector.errors import BagError, CollectorError, RigError
 from collector.paths import data_path
 
 ROLES = ("camera", "depth", "joint_state", "gripper", "hand", "imu", "wrench", "tactile", "action")
@@ -157,7 +158,9 @@ class _Checker:
             raise self.fail(key or "(top level)", f"expected a mapping, got {_show(value)}")
         for name in value:
             if name not in allowed:
-                raise self.fail(_join(key, str(name)), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                # repr() for odd keys (newlines, non-strings) keeps the message on one line
+                label = name if isinstance(name, str) and _NAME_RE.match(name) else _show(name)
+                raise self.fail(_join(key, label), f"unknown key (allowed: {', '.join(sorted(allowed))})")
         for name in sorted(required):
             if name not in value:
                 raise self.fail(_join(key, name), "missing required field")
@@ -173,7 +176,7 @@ class _Checker:
         return value
 
     def number(self, value: Any, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             raise self.fail(key, f"expected a positive number, got {_show(value)}")
         return float(value)
 
@@ -213,7 +216,10 @@ def _parse_robot(check: _Checker, value: Any) -> Robot:
         raise check.fail("robot.joints", "expected at least one joint group")
     joints = {g: check.names(groups[g], f"robot.joints.{g}") for g in JOINT_GROUPS if g in groups}
     effectors = []
-    for i, item in enumerate(raw.get("end_effectors") or []):
+    raw_effectors = raw.get("end_effectors") or []
+    if not isinstance(raw_effectors, list):
+        raise check.fail("robot.end_effectors", f"expected a list, got {_show(raw_effectors)}")
+    for i, item in enumerate(raw_effectors):
         key = f"robot.end_effectors[{i}]"
         ee = check.mapping(item, key, {"name", "type", "side", "joints"}, {"name", "type", "side", "joints"})
         effectors.append(
@@ -255,7 +261,7 @@ def _parse_qos(check: _Checker, value: Any, key: str) -> QosProfile:
     raw = check.mapping(value, key, {"reliability", "durability", "history", "depth"}, set())
     try:
         return QosProfile(**raw)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, BagError) as err:
         raise check.fail(key, str(err)) from err
 
 

@@ -1,0 +1,1 @@
+"""One module per ``collector`` verb; see :mod:`collector.cli`."""

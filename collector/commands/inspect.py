@@ -1,0 +1,71 @@
+"""``collector inspect PATH``: per-stream summary of any rosbag2 MCAP bag or episode folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from collector.bag.inspect import format_summary, inspect_bag
+from collector.episode import EPISODE_FILE, find_episodes, read_episode_info
+from collector.errors import CollectorError
+
+
+def add_parser(verbs, name: str):
+    parser = verbs.add_parser(
+        name,
+        help="summarise a bag or episode (counts, rates, gaps, header-vs-receive skew)",
+        description="Per stream: message count, rate, first/last receive time, largest gap and "
+        "header-vs-receive skew. PATH is a rosbag2 directory (split bags too), a single .mcap "
+        "file, or a folder of collector episodes.",
+    )
+    parser.add_argument("path", type=Path, help="bag directory, .mcap file or folder of episodes")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    return parser
+
+
+def _targets(path: Path) -> list[Path]:
+    if not path.exists():
+        raise CollectorError(f"{path}: no such file or directory")
+    if path.is_dir() and not (path / "metadata.yaml").exists() and not list(path.glob("*.mcap")):
+        episodes = find_episodes(path)
+        if not episodes:
+            raise CollectorError(f"{path}: neither a bag (no metadata.yaml or .mcap) nor a folder of episodes")
+        return episodes
+    return [path]
+
+
+def _episode_header(path: Path) -> dict | None:
+    if not (path.is_dir() and (path / EPISODE_FILE).is_file()):
+        return None
+    info = read_episode_info(path)
+    return {
+        "episode_id": info.episode_id,
+        "rig": info.rig,
+        "site": info.site,
+        "task": info.task,
+        "operator": info.operator,
+        "success": info.success,
+        "status": info.status,
+        "end_reason": info.end_reason,
+        "duration_s": round(info.duration_s, 3),
+    }
+
+
+def run(args) -> int:
+    reports = []
+    for target in _targets(args.path):
+        summary = inspect_bag(target)
+        reports.append((target, _episode_header(target), summary))
+    if args.json:
+        payload = [{"path": str(t), "episode": e, "bag": s.to_dict()} for t, e, s in reports]
+        print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))
+        return 0
+    for target, episode, summary in reports:
+        if episode:
+            label = {True: "success", False: "failure", None: "unlabelled"}[episode["success"]]
+            print(f"episode {episode['episode_id']}  [{episode['status']}, {label}]  "
+                  f"rig {episode['rig']} @ {episode['site']}  operator {episode['operator'] or '-'}")
+            print(f"task: {episode['task'] or '-'}")
+        print(format_summary(summary))
+        print()
+    return 0

@@ -1,0 +1,231 @@
+"""``collector record``: run the recorder (and optionally the synthetic robot) and drive it.
+
+Interactive (default): a live table of stream health and single keys to
+start/stop, discard and label episodes. ``--headless --episodes N
+--episode-seconds S`` records unattended, for scripts and tests. The recorder
+and the synthetic robot run as separate processes, exactly as on a rig; this
+command talks to them over ROS services and the status topic.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from collector.episode import read_episode_info
+from collector.errors import CollectorError
+from collector.rig import load_rig
+
+
+def add_parser(verbs, name: str):
+    parser = verbs.add_parser(
+        name,
+        help="record episodes from a rig (or the synthetic robot)",
+        description="Record episodes as rosbag2 (MCAP) directories with episode.json. Keys: "
+        "space start/stop, d discard, y success, n failure, q quit.",
+    )
+    parser.add_argument("--rig", required=True, help="rig name (datasets/rigs/<rig>.yaml) or path to a rig YAML")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the episodes")
+    parser.add_argument("--synthetic", action="store_true", help="also run the synthetic robot for this rig")
+    parser.add_argument("--faults", default="", help="synthetic robot faults (YAML text or file), e.g. "
+                        "'{head_rgb: {offset_ms: 35, drop_rate: 0.01}}'")
+    parser.add_argument("--task", default="", help="task instruction for the episodes")
+    parser.add_argument("--operator", default="", help="pseudonymous operator id")
+    parser.add_argument("--episodes", type=int, default=0, help="stop after N kept episodes (0: until quit)")
+    parser.add_argument("--episode-seconds", type=float, default=0.0, help="end each episode after S seconds")
+    parser.add_argument("--headless", action="store_true", help="no keys, no table: record unattended")
+    parser.add_argument("--disk-reserve-mb", type=int, default=1024, help="free-disk reserve (default 1024)")
+    parser.add_argument("--wait-streams", type=float, default=30.0,
+                        help="seconds to wait for every required stream before recording (default 30)")
+    return parser
+
+
+def _check_args(args) -> None:
+    if args.episodes < 0:
+        raise CollectorError(f"--episodes must be >= 0, got {args.episodes}")
+    if args.episode_seconds < 0:
+        raise CollectorError(f"--episode-seconds must be >= 0, got {args.episode_seconds}")
+    if args.headless and (args.episodes <= 0 or args.episode_seconds <= 0):
+        raise CollectorError("--headless needs --episodes N and --episode-seconds S (both > 0)")
+    if not args.headless and not sys.stdin.isatty():
+        raise CollectorError("standard input is not a terminal; use --headless --episodes N --episode-seconds S")
+
+
+def run(args) -> int:
+    _check_args(args)
+    rig = load_rig(args.rig)  # fail early, before any process starts
+    try:
+        import rclpy
+    except ImportError as err:
+        raise CollectorError(
+            "ROS 2 Python (rclpy) is not available: pip install 'collector[ros]', "
+            "or source /opt/ros/<distro>/setup.bash"
+        ) from err
+    if args.synthetic:
+        # A demo robot must not leak onto (or hear) the site network.
+        os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    from collector.processes import NodeProcess
+    from collector.ros.control import RecorderClient
+    from collector.ros.dds import apply_transport_defaults
+
+    apply_transport_defaults()  # this process and the nodes it starts
+
+    out = args.out.expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    rig_arg = str(Path(args.rig).resolve()) if args.rig.endswith((".yaml", ".yml")) else args.rig
+    logs = out / "logs"
+    params = {"rig": rig_arg, "out": str(out), "task": args.task, "operator": args.operator,
+              "disk_reserve_mb": args.disk_reserve_mb}
+    if not args.headless and args.episode_seconds:
+        params["max_episode_s"] = float(args.episode_seconds)
+    processes = [NodeProcess("recorder", "collector.ros.recorder_node", params, log_path=logs / "recorder.log")]
+    if args.synthetic:
+        synthetic = {"rig": rig_arg}
+        if args.faults:
+            synthetic["faults"] = args.faults
+        processes.append(NodeProcess("synthetic_robot", "collector.drivers.synthetic_node", synthetic,
+                                     log_path=logs / "synthetic_robot.log"))
+    recorder = processes[0]
+    rclpy.init()
+    episodes: list[Path] = []
+    try:
+        with RecorderClient() as client:
+            try:
+                client.wait_for_recorder(30.0, alive=recorder.alive)
+            except CollectorError as err:
+                raise CollectorError(f"{err}\n{recorder.log_tail()}") from err
+            if args.headless:
+                episodes = _headless(client, args, rig, recorder)
+            else:
+                episodes = _interactive(client, args, recorder)
+    finally:
+        codes = {p.name: p.stop() for p in processes}
+        if rclpy.ok():
+            rclpy.shutdown()
+    _print_summary(episodes, out)
+    if codes.get("recorder", 0) not in (0, -2):
+        print(f"warning: recorder exited with code {codes['recorder']}; log: {recorder.log_path}", file=sys.stderr)
+    return 0
+
+
+def _wait_streams(client, args, rig) -> None:
+    def ready(status):
+        return all(s["state"] == "ok" for s in status["streams"] if s["required"])
+
+    if client.wait_status(ready, args.wait_streams) is None:
+        lines = "; ".join((client.status or {}).get("problems", [])) or "no status"
+        raise CollectorError(f"required streams of rig {rig.rig} not healthy after {args.wait_streams:.0f} s: {lines}")
+
+
+def _headless(client, args, rig, recorder) -> list[Path]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    _wait_streams(client, args, rig)
+    episodes = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+                  TimeRemainingColumn(), transient=False) as progress:
+        overall = progress.add_task("episodes", total=args.episodes, detail="")
+        for index in range(args.episodes):
+            path = Path(client.start())
+            bar = progress.add_task(f"  {path.name}", total=args.episode_seconds, detail="")
+            started = time.monotonic()
+            while (elapsed := time.monotonic() - started) < args.episode_seconds:
+                if not recorder.alive():
+                    raise CollectorError(f"the recorder died during {path.name}\n{recorder.log_tail()}")
+                status = client.status or {}
+                if status.get("recording") is False and status.get("last_episode") == str(path):
+                    break  # ended by the recorder itself (disk reserve)
+                problems = status.get("problems", [])
+                progress.update(bar, completed=elapsed, detail=problems[0] if problems else "streams ok")
+                time.sleep(0.1)
+            try:
+                client.stop()
+            except CollectorError:
+                reason = (client.status or {}).get("last_stop_reason", "")
+                if reason != "disk_low":
+                    raise
+                progress.update(bar, detail="ended: free disk below the reserve")
+                episodes.append(path)
+                raise CollectorError(f"{path.name}: ended early, free disk below the reserve") from None
+            progress.update(bar, completed=args.episode_seconds)
+            progress.update(overall, completed=index + 1)
+            episodes.append(path)
+    return episodes
+
+
+def _interactive(client, args, recorder) -> list[Path]:
+    from rich.live import Live
+
+    from collector.commands.record_ui import KeyReader, status_table
+
+    episodes: list[Path] = []
+    kept = 0
+    message = ""
+    seen_last = None
+    with KeyReader() as keys, Live(status_table(None, kept=0, target=args.episodes), refresh_per_second=8,
+                                   screen=False) as live:
+        while True:
+            if not recorder.alive():
+                raise CollectorError(f"the recorder exited\n{recorder.log_tail()}")
+            status = client.status
+            last = status.get("last_episode") if status else None
+            if last and last != seen_last:
+                seen_last = last
+                path = Path(last)
+                if path not in episodes:
+                    episodes.append(path)
+                kept = sum(1 for p in episodes if read_episode_info(p).status == "complete")
+                if args.episodes and kept >= args.episodes:
+                    break
+            key = keys.get(0.1)
+            try:
+                if key in (" ", "s"):
+                    if status and status["recording"]:
+                        message = f"saved {Path(client.stop()).name}"
+                    else:
+                        message = f"recording {Path(client.start()).name}"
+                elif key == "d":
+                    message = f"discarded {Path(client.discard()).name} (kept on disk, marked discarded)"
+                elif key in ("y", "n"):
+                    message = f"labelled {client.label(key == 'y')}"
+                elif key in ("q", "\x1b"):
+                    if status and status["recording"]:
+                        client.stop()
+                    break
+            except CollectorError as err:
+                message = f"error: {err}"
+            live.update(status_table(client.status, kept=kept, target=args.episodes, message=message))
+        last = (client.status or {}).get("last_episode")
+        if last and Path(last) not in episodes:
+            episodes.append(Path(last))
+    return episodes
+
+
+def _print_summary(episodes: list[Path], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not episodes:
+        console.print(f"no episodes recorded into {out}")
+        return
+    table = Table(title=f"session summary: {out}")
+    for column in ("episode", "status", "label", "seconds", "messages", "task"):
+        table.add_column(column)
+    total_s = 0.0
+    for path in episodes:
+        try:
+            info = read_episode_info(path)
+        except CollectorError as err:
+            table.add_row(path.name, f"unreadable: {err}", "", "", "", "")
+            continue
+        label = {True: "success", False: "failure", None: "-"}[info.success]
+        messages = sum(s.count for s in info.streams.values())
+        if info.status == "complete":
+            total_s += info.duration_s
+        table.add_row(path.name, info.status, label, f"{info.duration_s:.1f}", str(messages), info.task or "-")
+    console.print(table)
+    console.print(f"kept: {sum(1 for p in episodes if read_episode_info(p).status == 'complete')} episodes, "
+                  f"{total_s / 60:.1f} min")

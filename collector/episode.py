@@ -1,0 +1,221 @@
+"""The raw tier's sidecar: ``episode.json`` beside each rosbag2 episode directory.
+
+rosbag2's ``metadata.yaml`` has no slot for who recorded what, for which task,
+and whether it worked; ``episode.json`` holds that. It is written when an
+episode starts (``status: recording``) and rewritten atomically when it ends,
+so a crash leaves a file that says the episode was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collector import __version__
+from collector.errors import EpisodeError
+
+EPISODE_FILE = "episode.json"
+SCHEMA_VERSION = 1
+STATUSES = ("recording", "complete", "discarded", "interrupted", "recovered")
+END_REASONS = ("", "operator", "duration", "disk_low", "shutdown", "error", "recovered")
+
+
+@dataclass(kw_only=True)
+class StreamStats:
+    """What was written for one stream during an episode.
+
+    ``count``, ``bytes`` and the receive span describe what arrived.
+    ``gaps`` counts holes longer than 2.5 nominal periods on the stream's own
+    clock (its ``header.stamp`` when it has one, else receive time), so
+    transport jitter is not mistaken for missing data; ``missing`` estimates
+    the messages absent in those holes and ``largest_gap_ns`` is the longest.
+    ``drops`` counts messages lost in transport, exactly, from gaps in the DDS
+    publication sequence numbers.
+    """
+
+    topic: str
+    type: str
+    role: str
+    nominal_rate_hz: float
+    count: int = 0
+    first_receive_ns: int | None = None
+    last_receive_ns: int | None = None
+    largest_gap_ns: int = 0
+    gaps: int = 0
+    missing: int = 0
+    drops: int = 0
+    bytes: int = 0
+    last_time_ns: int | None = None  # newest time on the stream's own clock
+
+    @property
+    def rate_hz(self) -> float:
+        """Mean receive rate over the stream's own span, 0.0 with fewer than two messages."""
+        if self.count < 2 or self.first_receive_ns is None or self.last_receive_ns is None:
+            return 0.0
+        span = self.last_receive_ns - self.first_receive_ns
+        return (self.count - 1) * 1e9 / span if span > 0 else 0.0
+
+    def add(self, receive_ns: int, size: int, stamp_ns: int | None = None) -> None:
+        """Account one message received at ``receive_ns``, ``size`` bytes, stamped ``stamp_ns``.
+
+        Gaps are judged on ``stamp_ns`` when given (and non-zero), else on
+        ``receive_ns``. A message older than the newest seen (a DDS repair,
+        a clock step back) widens nothing and is not taken for a gap.
+        """
+        if self.first_receive_ns is None or receive_ns < self.first_receive_ns:
+            self.first_receive_ns = receive_ns
+        if self.last_receive_ns is None or receive_ns > self.last_receive_ns:
+            self.last_receive_ns = receive_ns
+        time_ns = stamp_ns if stamp_ns else receive_ns
+        if self.last_time_ns is not None and time_ns > self.last_time_ns:
+            gap = time_ns - self.last_time_ns
+            if gap > self.largest_gap_ns:
+                self.largest_gap_ns = gap
+            period = 1e9 / self.nominal_rate_hz
+            if gap > 2.5 * period:
+                self.gaps += 1
+                self.missing += max(0, round(gap / period) - 1)
+        if self.last_time_ns is None or time_ns > self.last_time_ns:
+            self.last_time_ns = time_ns
+        self.count += 1
+        self.bytes += size
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rate_hz"] = round(self.rate_hz, 3)
+        return data
+
+
+@dataclass(kw_only=True)
+class EpisodeInfo:
+    """Contents of ``episode.json``. Times are int nanoseconds since the Unix epoch."""
+
+    episode_id: str
+    rig: str
+    site: str
+    robot: str
+    task: str = ""
+    operator: str = ""
+    success: bool | None = None
+    status: str = "recording"
+    end_reason: str = ""
+    start_ns: int = 0
+    stop_ns: int | None = None
+    bag: str = ""
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    software: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise EpisodeError(f"episode status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.end_reason not in END_REASONS:
+            raise EpisodeError(f"episode end_reason {self.end_reason!r} is not one of {', '.join(END_REASONS)}")
+
+    @property
+    def duration_s(self) -> float:
+        return ((self.stop_ns or self.start_ns) - self.start_ns) / 1e9
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schema_version"] = SCHEMA_VERSION
+        data["streams"] = {name: stats.to_dict() for name, stats in self.streams.items()}
+        data["duration_s"] = round(self.duration_s, 6)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = EPISODE_FILE) -> EpisodeInfo:
+        """Build from parsed JSON; raises EpisodeError naming ``source`` on bad content."""
+        try:
+            fields = {k: v for k, v in data.items() if k not in ("schema_version", "duration_s")}
+            streams = {}
+            for name, raw in (fields.pop("streams", None) or {}).items():
+                raw = {k: v for k, v in raw.items() if k != "rate_hz"}
+                streams[name] = StreamStats(**raw)
+            return cls(streams=streams, **fields)
+        except (TypeError, AttributeError) as err:
+            raise EpisodeError(f"{source}: not a valid episode.json ({err})") from err
+        except EpisodeError as err:  # bad status/end_reason: say which file holds it
+            raise EpisodeError(f"{source}: {err}") from err
+
+
+def software_versions() -> dict[str, str]:
+    """Versions recorded with every episode: collector, Python, host."""
+    import platform
+
+    return {
+        "collector": __version__,
+        "python": platform.python_version(),
+        "ros_distro": os.environ.get("ROS_DISTRO", "kilted"),
+        "host": socket.gethostname(),
+    }
+
+
+def write_episode_info(episode_dir: Path, info: EpisodeInfo) -> Path:
+    """Write ``episode.json`` atomically (temp file, fsync, rename); returns its path."""
+    path = Path(episode_dir) / EPISODE_FILE
+    text = json.dumps(info.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=".episode.", suffix=".json.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_episode_info(episode_dir: Path) -> EpisodeInfo:
+    """Read ``episode.json`` from an episode directory.
+
+    Raises:
+        EpisodeError: when the file is missing or is not valid episode JSON.
+    """
+    path = Path(episode_dir) / EPISODE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise EpisodeError(f"{path}: no episode.json (not a collector episode?)") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise EpisodeError(f"{path}: cannot read episode.json ({err})") from err
+    if not isinstance(data, dict):
+        raise EpisodeError(f"{path}: expected a JSON object")
+    return EpisodeInfo.from_dict(data, source=str(path))
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def new_episode_dir(out: Path, rig: str, *, now_ns: int | None = None) -> Path:
+    """A fresh, unused episode path ``<out>/<rig>_<YYYYmmdd_HHMMSS>_<n>`` (not created).
+
+    The name is sanitised (no separators, no ``..``) and never collides with an
+    existing directory: the counter increases until the name is free.
+    """
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime((now_ns or time.time_ns()) / 1e9))
+    base = _UNSAFE.sub("_", f"{rig}_{stamp}").strip("._") or "episode"
+    index = 0
+    while True:
+        candidate = Path(out) / f"{base}_{index:03d}"
+        if not candidate.exists():
+            return candidate
+        index += 1
+
+
+def find_episodes(root: Path) -> list[Path]:
+    """Episode directories (holding ``episode.json``) at or directly under ``root``, sorted."""
+    root = Path(root)
+    if (root / EPISODE_FILE).is_file():
+        return [root]
+    return sorted(p.parent for p in root.glob(f"*/{EPISODE_FILE}"))

@@ -1,0 +1,73 @@
+"""Run ROS 2 nodes as child processes with logs to files and a clean, bounded shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+def ros_param(value) -> str:
+    """Render a parameter value for ``--ros-args -p name:=value``.
+
+    ROS parses the value as YAML, so a task string like ``yes`` or ``1.5``
+    would turn into a bool or a float; strings are therefore quoted as JSON,
+    which is valid YAML (Chinese text included).
+    """
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class NodeProcess:
+    """One node started as ``python -m <module> --ros-args -p k:=v ...``.
+
+    Output goes to ``log_path``; :meth:`stop` sends SIGINT (a normal ROS
+    shutdown: the recorder closes its episode), then SIGTERM, then SIGKILL.
+    """
+
+    def __init__(self, name: str, module: str, params: dict, *, log_path: Path, env: dict | None = None):
+        self.name = name
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", module, "--ros-args", "-r", f"__node:={name}"]
+        for key, value in params.items():
+            argv += ["-p", f"{key}:={ros_param(value)}"]
+        self.argv = argv
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env if env is not None else dict(os.environ),
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """Stop the process; returns its exit code."""
+        for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if not self.alive():
+                break
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                continue
+        self._log.close()
+        return self.process.returncode if self.process.returncode is not None else -9

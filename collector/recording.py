@@ -1,0 +1,355 @@
+"""One recording session: episodes written as rosbag2 bags, off the subscription hot path.
+
+No rclpy here: the ROS node (``collector.ros.recorder_node``) hands raw CDR
+bytes to :meth:`Recorder.submit` from its callbacks; a single writer thread
+drains them into a :class:`~collector.bag.writer.BagWriter`. Keeping this
+apart lets tests drive a full episode without DDS, and keeps the callback to
+an append.
+
+Lifecycle per episode: :meth:`Recorder.start` creates the bag directory and
+``episode.json`` (``status: recording``); :meth:`Recorder.stop` drains what was
+received, closes the bag (index + ``metadata.yaml``) and rewrites
+``episode.json`` with the per-stream statistics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collector.bag.inspect import header_stamp_ns
+from collector.bag.msgdef import has_header
+from collector.bag.writer import BagWriter
+from collector.episode import (
+    EpisodeInfo,
+    StreamStats,
+    new_episode_dir,
+    read_episode_info,
+    software_versions,
+    write_episode_info,
+)
+from collector.errors import CollectorError, DiskSpaceError, EpisodeError
+from collector.rig import Rig
+
+# How often the writer thread wakes when idle, and checks the disk (seconds).
+_IDLE_SLEEP_S = 0.005
+_DISK_CHECK_S = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderConfig:
+    """Settings of a recording session; validated on construction.
+
+    ``disk_reserve_bytes``: refuse to start, and end an episode cleanly, when
+    free space on ``out`` falls below this. ``max_episode_s``: end episodes
+    automatically after this long (0 = only on request). ``flush_interval_s``
+    bounds what a crash can lose.
+    """
+
+    rig: Rig
+    out: Path
+    task: str = ""
+    operator: str = ""
+    disk_reserve_bytes: int = 1 << 30
+    chunk_size: int = 4 << 20
+    flush_interval_s: float = 0.5
+    max_episode_s: float = 0.0
+    fsync: bool = True
+
+    def __post_init__(self) -> None:
+        if self.disk_reserve_bytes < 0:
+            raise CollectorError(f"disk_reserve_bytes must be >= 0, got {self.disk_reserve_bytes}")
+        if self.chunk_size < 1024:
+            raise CollectorError(f"chunk_size must be >= 1024 bytes, got {self.chunk_size}")
+        if not 0.01 <= self.flush_interval_s <= 10:
+            raise CollectorError(f"flush_interval_s must be within [0.01, 10], got {self.flush_interval_s}")
+        if self.max_episode_s < 0:
+            raise CollectorError(f"max_episode_s must be >= 0, got {self.max_episode_s}")
+
+
+@dataclass
+class _Episode:
+    """State of the episode being written; touched by the writer thread under the lock."""
+
+    path: Path
+    info: EpisodeInfo
+    writer: BagWriter
+    channels: list[int]
+    stats: list[StreamStats]
+    queue: deque = field(default_factory=deque)
+    sequences: dict = field(default_factory=dict)
+    transport_drops: list[int] = field(default_factory=list)
+    stamped: list[bool] = field(default_factory=list)  # judge gaps on header.stamp
+
+
+class Recorder:
+    """Writes episodes of one rig. Thread-safe: callbacks, services and timers may call in.
+
+    Usage::
+
+        with Recorder(config) as recorder:
+            recorder.start()
+            recorder.submit(stream_index, cdr_bytes, receive_ns, publish_ns)
+            info = recorder.stop()
+    """
+
+    def __init__(self, config: RecorderConfig):
+        self.config = config
+        self.rig = config.rig
+        self.task = config.task
+        self.operator = config.operator
+        self.last_episode: Path | None = None
+        self.last_stop_reason = ""
+        self.bytes_written_total = 0
+        self.free_disk_bytes = self._free_disk()
+        self._episode: _Episode | None = None
+        self._lock = threading.RLock()
+        self._closing = False
+        self._thread = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
+        self._thread.start()
+
+    # -- context manager -------------------------------------------------
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- state -----------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self._episode is not None
+
+    @property
+    def episode_path(self) -> Path | None:
+        episode = self._episode
+        return episode.path if episode else None
+
+    @property
+    def episode_started_ns(self) -> int | None:
+        episode = self._episode
+        return episode.info.start_ns if episode else None
+
+    def episode_bytes(self) -> int:
+        episode = self._episode
+        return sum(s.bytes for s in episode.stats) if episode else 0
+
+    # -- control ---------------------------------------------------------
+    def start(self, *, task: str | None = None, operator: str | None = None) -> EpisodeInfo:
+        """Begin a new episode; returns its (initial) info.
+
+        Raises:
+            EpisodeError: when an episode is already being recorded.
+            DiskSpaceError: when free space is below the reserve.
+        """
+        with self._lock:
+            if self._closing:
+                raise EpisodeError("recorder is shutting down")
+            if self._episode is not None:
+                raise EpisodeError(f"already recording {self._episode.path.name}; stop it first")
+            if task is not None:
+                self.task = task
+            if operator is not None:
+                self.operator = operator
+            out = Path(self.config.out)
+            out.mkdir(parents=True, exist_ok=True)
+            free = self._free_disk()
+            if free < self.config.disk_reserve_bytes:
+                raise DiskSpaceError(
+                    f"{out}: only {free / 1e9:.2f} GB free, below the reserve of "
+                    f"{self.config.disk_reserve_bytes / 1e9:.2f} GB; not starting"
+                )
+            path = new_episode_dir(out, self.rig.rig)
+            writer = BagWriter(
+                path,
+                chunk_size=self.config.chunk_size,
+                flush_interval_ns=int(self.config.flush_interval_s * 1e9),
+                fsync=self.config.fsync,
+            )
+            try:
+                channels = [writer.add_topic(s.topic, s.type, qos=s.qos) for s in self.rig.streams]
+                writer.add_attachment("rig_profile.yaml", self.rig.text.encode("utf-8"), "application/yaml")
+                writer.add_metadata(
+                    "collector_episode",
+                    {"episode_id": path.name, "rig": self.rig.rig, "site": self.rig.site,
+                     "robot": self.rig.robot.model, "operator": self.operator},
+                )
+                info = EpisodeInfo(
+                    episode_id=path.name,
+                    rig=self.rig.rig,
+                    site=self.rig.site,
+                    robot=self.rig.robot.model,
+                    task=self.task,
+                    operator=self.operator,
+                    start_ns=time.time_ns(),
+                    bag=writer.mcap_path.name,
+                    software=software_versions(),
+                )
+                stats = [
+                    StreamStats(topic=s.topic, type=s.type, role=s.role, nominal_rate_hz=s.rate_hz)
+                    for s in self.rig.streams
+                ]
+                info.streams = {s.name: st for s, st in zip(self.rig.streams, stats)}
+                write_episode_info(path, info)
+            except BaseException:
+                writer.close()
+                raise
+            self._episode = _Episode(
+                path=path, info=info, writer=writer, channels=channels, stats=stats,
+                transport_drops=[0] * len(channels),
+                stamped=[s.clock == "header" and has_header(s.type) for s in self.rig.streams],
+            )
+            return info
+
+    def submit(self, stream_index: int, data: bytes, receive_ns: int, publish_ns: int,
+               publisher: bytes = b"", sequence: int | None = None) -> None:
+        """Hot path: queue one received message for the current episode (no-op when idle).
+
+        ``publisher`` and ``sequence`` (the DDS publication sequence number)
+        let the writer count messages lost in transport exactly.
+        """
+        episode = self._episode
+        if episode is not None:
+            episode.queue.append((stream_index, data, receive_ns, publish_ns, publisher, sequence))
+
+    def stop(self, *, reason: str = "operator", discard: bool = False) -> EpisodeInfo:
+        """End the current episode: drain, close the bag, finalise episode.json.
+
+        ``discard`` keeps every byte on disk but marks the episode
+        ``discarded`` so review and export skip it.
+
+        Raises:
+            EpisodeError: when no episode is being recorded.
+        """
+        with self._lock:
+            episode = self._episode
+            if episode is None:
+                raise EpisodeError("not recording")
+            self._episode = None
+            info = episode.info
+            info.stop_ns = time.time_ns()
+            info.end_reason = reason
+            try:
+                self._drain(episode)
+                episode.writer.close()
+                info.status = "discarded" if discard else "complete"
+            except OSError as err:
+                # Disk full or I/O error while closing: the chunks already on disk stay;
+                # `collector recover` rebuilds the index from them.
+                info.status = "interrupted"
+                info.end_reason = "disk_low" if reason == "disk_low" else "error"
+                info.notes.append(f"bag not closed cleanly ({err}); run: collector recover {episode.path}")
+            for name, drops in zip(info.streams, episode.transport_drops):
+                info.streams[name].drops += drops
+            self.bytes_written_total += sum(s.bytes for s in episode.stats)
+            try:
+                write_episode_info(episode.path, info)
+            except OSError as err:
+                info.notes.append(f"episode.json not updated: {err}")
+            self.last_episode = episode.path
+            self.last_stop_reason = info.end_reason
+            return info
+
+    def label(self, success: bool) -> Path:
+        """Set the success label of the current episode, or else of the last one; returns its path.
+
+        Raises:
+            EpisodeError: when there is no episode to label.
+        """
+        with self._lock:
+            if self._episode is not None:
+                self._episode.info.success = success
+                write_episode_info(self._episode.path, self._episode.info)
+                return self._episode.path
+            if self.last_episode is None:
+                raise EpisodeError("no episode recorded yet to label")
+            info = read_episode_info(self.last_episode)
+            info.success = success
+            write_episode_info(self.last_episode, info)
+            return self.last_episode
+
+    def set_task(self, task: str) -> None:
+        """Set the task instruction for the current (if any) and the following episodes."""
+        with self._lock:
+            self.task = task
+            if self._episode is not None:
+                self._episode.info.task = task
+                write_episode_info(self._episode.path, self._episode.info)
+
+    def close(self) -> None:
+        """Stop a running episode (reason ``shutdown``) and end the writer thread."""
+        with self._lock:
+            self._closing = True
+            if self._episode is not None:
+                self.stop(reason="shutdown")
+        self._thread.join(timeout=10)
+
+    # -- writer thread ---------------------------------------------------
+    def _free_disk(self) -> int:
+        target = Path(self.config.out)
+        while not target.exists() and target != target.parent:
+            target = target.parent
+        return shutil.disk_usage(target).free
+
+    def _drain(self, episode: _Episode) -> None:
+        queue = episode.queue
+        writer = episode.writer
+        channels = episode.channels
+        stats = episode.stats
+        sequences = episode.sequences
+        drops = episode.transport_drops
+        stamped = episode.stamped
+        while queue:
+            index, data, receive_ns, publish_ns, publisher, sequence = queue.popleft()
+            writer.write(channels[index], data, receive_ns, publish_ns)
+            stats[index].add(receive_ns, len(data), header_stamp_ns(data) if stamped[index] else None)
+            if sequence is not None:
+                key = (index, publisher)
+                previous = sequences.get(key)
+                if previous is not None and sequence > previous + 1:
+                    drops[index] += sequence - previous - 1
+                sequences[key] = sequence
+
+    def _write_loop(self) -> None:
+        next_disk_check = 0.0
+        while not self._closing:
+            episode = self._episode
+            if episode is None or not episode.queue:
+                if episode is not None:
+                    with self._lock:
+                        if self._episode is episode:
+                            episode.writer.flush_if_due()
+                time.sleep(_IDLE_SLEEP_S)
+            else:
+                with self._lock:
+                    if self._episode is episode:
+                        try:
+                            self._drain(episode)
+                        except OSError:
+                            self.stop(reason="disk_low")
+                            continue
+            now = time.monotonic()
+            if now >= next_disk_check:
+                next_disk_check = now + _DISK_CHECK_S
+                self._check_limits()
+
+    def _check_limits(self) -> None:
+        self.free_disk_bytes = self._free_disk()
+        episode = self._episode
+        if episode is None:
+            return
+        with self._lock:
+            if self._episode is not episode:
+                return
+            if self.free_disk_bytes < self.config.disk_reserve_bytes:
+                episode.info.notes.append(
+                    f"ended: free disk {self.free_disk_bytes / 1e9:.2f} GB below reserve "
+                    f"{self.config.disk_reserve_bytes / 1e9:.2f} GB"
+                )
+                self.stop(reason="disk_low")
+            elif self.config.max_episode_s and (time.time_ns() - episode.info.start_ns) >= self.config.max_episode_s * 1e9:
+                self.stop(reason="duration")

@@ -1,0 +1,1 @@
+"""Everything that imports rclpy lives under this package (and the driver nodes)."""

@@ -1,0 +1,293 @@
+"""``ros2 run collector recorder``: raw, crash-safe recording of a rig's streams.
+
+Subscribes to every stream of the rig profile with raw (serialized CDR)
+subscriptions and the declared QoS; nothing is deserialised. The callback only
+counts the message and queues its bytes with the DDS receive and source
+timestamps; :class:`collector.recording.Recorder` writes them.
+
+Interface (relative to the node namespace, ``/collector`` by default):
+
+* services ``start``, ``stop``, ``discard`` (std_srvs/Trigger) and ``label``
+  (std_srvs/SetBool: true = success, false = failure; applies to the running
+  episode or else the last one);
+* topic ``task`` (std_msgs/String): the task instruction for the current and
+  following episodes (also the ``task`` parameter);
+* topic ``status`` (std_msgs/String, JSON) at 1 Hz, and at once when a stream
+  goes stale or an episode starts or ends; ``/diagnostics`` likewise.
+
+Parameters: ``rig``, ``out``, ``task``, ``operator``, ``disk_reserve_mb``,
+``flush_interval_s``, ``max_episode_s``, ``autostart``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rcl_interfaces.msg import SetParametersResult
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from collector.errors import CollectorError
+from collector.health import HealthBoard, problems
+from collector.recording import Recorder, RecorderConfig
+from collector.rig import load_rig
+from collector.ros.dds import apply_transport_defaults
+from collector.ros.qos import to_rclpy
+
+STATUS_PERIOD_S = 1.0
+HEALTH_CHECK_S = 0.1
+READER_QUEUE_S = 1.0
+
+
+def message_class(msgtype: str):
+    """Import the Python class of ``pkg/msg/Type``; raises CollectorError if unavailable."""
+    package, _, name = msgtype.split("/")
+    try:
+        return getattr(importlib.import_module(f"{package}.msg"), name)
+    except (ImportError, AttributeError) as err:
+        raise CollectorError(f"message type {msgtype!r} is not installed ({err})") from err
+
+
+def config_from_parameters(node: Node) -> RecorderConfig:
+    """The one place ROS parameters become a :class:`RecorderConfig`."""
+    declared = {
+        "rig": "baoan_humanoid",
+        "out": "episodes",
+        "task": "",
+        "operator": "",
+        "disk_reserve_mb": 1024,
+        "flush_interval_s": 0.5,
+        "max_episode_s": 0.0,
+        "autostart": False,
+    }
+    values = {name: node.declare_parameter(name, default).value for name, default in declared.items()}
+    return RecorderConfig(
+        rig=load_rig(values["rig"]),
+        out=Path(values["out"]).expanduser(),
+        task=values["task"],
+        operator=values["operator"],
+        disk_reserve_bytes=int(values["disk_reserve_mb"]) * (1 << 20),
+        flush_interval_s=float(values["flush_interval_s"]),
+        max_episode_s=float(values["max_episode_s"]),
+    )
+
+
+class RecorderNode(Node):
+    """Thin ROS shell around :class:`Recorder`."""
+
+    def __init__(self, **kwargs):
+        super().__init__("recorder", namespace="/collector", **kwargs)
+        self.config = config_from_parameters(self)
+        self.recorder = Recorder(self.config)
+        self.board = HealthBoard(self.config.rig.streams)
+        self._stale: set[str] = set()
+        self._last_status = 0.0
+        self._was_recording = False
+        self._subscriptions = [
+            self._subscribe(index, stream) for index, stream in enumerate(self.config.rig.streams)
+        ]
+        self.create_service(Trigger, "start", self._on_start)
+        self.create_service(Trigger, "stop", self._on_stop)
+        self.create_service(Trigger, "discard", self._on_discard)
+        self.create_service(SetBool, "label", self._on_label)
+        self.create_subscription(String, "task", lambda msg: self._set_task(msg.data), 10)
+        self.add_on_set_parameters_callback(self._on_parameters)
+        self.status_pub = self.create_publisher(String, "status", 10)
+        self.diagnostics = _Diagnostics(self)
+        self.create_timer(HEALTH_CHECK_S, self._tick)
+        rig = self.config.rig
+        self.get_logger().info(
+            f"recording rig {rig.rig} ({len(rig.streams)} streams) into {self.config.out}; "
+            f"services {self.get_namespace()}/start|stop|discard|label"
+        )
+        if self.get_parameter("autostart").value:
+            self._start()
+
+    def _subscribe(self, index: int, stream):
+        monitor = self.board.monitors[stream.name]
+        submit = self.recorder.submit
+        on_message = monitor.on_message
+        msg_class = message_class(stream.type)
+        holder = []
+
+        def record(data: bytes, info: dict) -> None:
+            receive_ns = info["received_timestamp"]
+            on_message(receive_ns)
+            submit(index, data, receive_ns, info["source_timestamp"],
+                   info["publisher_gid"]["data"], info["publication_sequence_number"])
+
+        def callback(data: bytes, info: dict) -> None:
+            # The Python executor takes one message per subscription per wait
+            # cycle; at 500 Hz a burst would never be caught up. Drain the queue.
+            record(data, info)
+            take = holder[0].handle.take_message
+            while (taken := take(msg_class, True)) is not None:
+                record(taken[0], taken[1])
+
+        qos = to_rclpy(stream.qos)
+        # The reader queue is ours to size (depth does not affect matching):
+        # hold at least one second of messages so a stall never overflows it.
+        qos.depth = max(qos.depth, int(stream.rate_hz * READER_QUEUE_S) + 1)
+        holder.append(self.create_subscription(msg_class, stream.topic, callback, qos, raw=True))
+        return holder[0]
+
+    # -- services --------------------------------------------------------
+    def _start(self) -> tuple[bool, str]:
+        try:
+            info = self.recorder.start()
+        except CollectorError as err:
+            self.get_logger().error(str(err))
+            return False, str(err)
+        self.get_logger().info(f"episode {info.episode_id} started (task: {info.task!r})")
+        self._publish_status()
+        return True, str(self.recorder.episode_path)
+
+    def _stop(self, discard: bool) -> tuple[bool, str]:
+        try:
+            info = self.recorder.stop(discard=discard)
+        except CollectorError as err:
+            return False, str(err)
+        verb = "discarded" if discard else "saved"
+        self.get_logger().info(f"episode {info.episode_id} {verb} ({info.duration_s:.1f} s)")
+        self._publish_status()
+        return True, str(self.recorder.last_episode)
+
+    def _on_start(self, _request, response):
+        response.success, response.message = self._start()
+        return response
+
+    def _on_stop(self, _request, response):
+        response.success, response.message = self._stop(discard=False)
+        return response
+
+    def _on_discard(self, _request, response):
+        response.success, response.message = self._stop(discard=True)
+        return response
+
+    def _on_label(self, request, response):
+        try:
+            path = self.recorder.label(bool(request.data))
+            response.success, response.message = True, f"{path.name}: {'success' if request.data else 'failure'}"
+        except CollectorError as err:
+            response.success, response.message = False, str(err)
+        return response
+
+    def _set_task(self, task: str) -> None:
+        self.recorder.set_task(task)
+        self.get_logger().info(f"task: {task!r}")
+
+    def _on_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        for param in params:
+            if param.name == "task":
+                self._set_task(str(param.value))
+            elif param.name == "operator":
+                self.recorder.operator = str(param.value)
+        return SetParametersResult(successful=True)
+
+    # -- status ----------------------------------------------------------
+    def _tick(self) -> None:
+        now = time.monotonic()
+        health = self.board.snapshot(time.time_ns())
+        stale = {h.name for h in health if h.state == "stale"}
+        recording = self.recorder.recording
+        changed = bool(stale - self._stale) or recording != self._was_recording
+        self._stale, self._was_recording = stale, recording
+        if changed or now - self._last_status >= STATUS_PERIOD_S:
+            self._last_status = now
+            self._publish_status(health)
+
+    def _publish_status(self, health=None) -> None:
+        if health is None:
+            health = self.board.snapshot(time.time_ns())
+        recorder = self.recorder
+        started = recorder.episode_started_ns
+        status = {
+            "time_ns": time.time_ns(),
+            "rig": self.config.rig.rig,
+            "recording": recorder.recording,
+            "episode": recorder.episode_path.name if recorder.episode_path else None,
+            "episode_s": round((time.time_ns() - started) / 1e9, 3) if started else 0.0,
+            "task": recorder.task,
+            "operator": recorder.operator,
+            "episode_bytes": recorder.episode_bytes(),
+            "bytes_written_total": recorder.bytes_written_total + recorder.episode_bytes(),
+            "free_disk_bytes": recorder.free_disk_bytes,
+            "disk_reserve_bytes": self.config.disk_reserve_bytes,
+            "last_episode": str(recorder.last_episode) if recorder.last_episode else None,
+            "last_stop_reason": recorder.last_stop_reason,
+            "streams": [h.to_dict() for h in health],
+            "problems": problems(health),
+        }
+        self.status_pub.publish(String(data=json.dumps(status)))
+        self.diagnostics.publish(status, health)
+
+    def shutdown(self) -> None:
+        """End a running episode cleanly (reason ``shutdown``)."""
+        self.recorder.close()
+
+
+class _Diagnostics:
+    """Mirror of the status on ``/diagnostics`` for standard ROS tools (rqt_robot_monitor)."""
+
+    def __init__(self, node: Node):
+        try:
+            from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+        except ImportError:  # diagnostic_msgs is optional
+            self.publisher = None
+            return
+        self.types = (DiagnosticArray, DiagnosticStatus, KeyValue)
+        self.node = node
+        self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+    def publish(self, status: dict, health) -> None:
+        if self.publisher is None:
+            return
+        array_type, status_type, key_value = self.types
+        levels = {"ok": status_type.OK, "waiting": status_type.WARN, "slow": status_type.WARN,
+                  "stale": status_type.ERROR}
+        array = array_type()
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        for item in health:
+            entry = status_type(level=levels[item.state], name=f"collector: {item.name}",
+                                message=item.state, hardware_id=item.topic)
+            entry.values = [key_value(key="rate_hz", value=f"{item.rate_hz:.2f}"),
+                            key_value(key="nominal_hz", value=f"{item.nominal_hz:g}"),
+                            key_value(key="count", value=str(item.count))]
+            array.status.append(entry)
+        self.publisher.publish(array)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``recorder``; returns the exit code."""
+    apply_transport_defaults()
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = None
+    try:
+        node = RecorderNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except CollectorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
