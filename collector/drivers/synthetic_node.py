@@ -147,13 +147,18 @@ class Outlet:
 
 
 class JointOutlet(Outlet):
-    """JointState: name, position, velocity and (not for commands) effort."""
+    """JointState: name, position, velocity and effort.
+
+    Commands carry effort too, as the feed-forward torque of the trajectory a
+    torque-controlled humanoid is sent. (An empty ``float64[]`` is serialised
+    by Fast-CDR with alignment padding that the rosbags reader rejects.)
+    """
 
     msg_type = JointState
 
     def build(self) -> CdrTemplate:
         n = len(self.stream.joints)
-        names = ("position", "velocity") if self.stream.role == "action" else ("position", "velocity", "effort")
+        names = ("position", "velocity", "effort")
         fields = {name: _sentinel(tag, n) for tag, name in enumerate(names)}
         msg = JointState(name=list(self.stream.joints), **{name: values.tolist() for name, values in fields.items()})
         msg.header.frame_id = self.stream.frame_id

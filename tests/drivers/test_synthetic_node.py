@@ -77,7 +77,7 @@ def test_publishes_every_stream_at_its_rate(rig, start_node, probe):
                 expected = JointSource(stream, trajectory, lead_ns=lead).sample(stamp_ns)
                 assert np.array_equal(msg.position, expected.position)
                 assert np.array_equal(msg.velocity, expected.velocity)
-                assert len(msg.effort) == (0 if stream.role == "action" else len(stream.joints))
+                assert len(msg.effort) == len(stream.joints)
         if stream.width:
             assert np.all(np.diff(got.seq) >= 1)
             for raw, seq in zip(got.raw, got.seq):
