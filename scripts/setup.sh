@@ -28,7 +28,11 @@ stamp=.venv/.collector-setup
 wanted=$(cat setup.py setup.cfg | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing collector with ROS 2 wheels and test tools (first run takes a minute)" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[ros,test]'
+  log=.venv/pip-install.log
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[ros,test]' >"$log" 2>&1; then
+    grep -v '^WARNING: Location' "$log" >&2
+    echo "error: pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   echo "$wanted" > "$stamp"
 fi

@@ -1,0 +1,97 @@
+"""``collector record`` as an operator drives it: keys typed into a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from collector.episode import read_episode_info
+
+pytest.importorskip("rclpy", reason="rclpy (ROS 2) is not installed: pip install '.[ros]'")
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Terminal:
+    """A child process on a pty; collects what it prints."""
+
+    def __init__(self, argv: list[str], env: dict):
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO,
+                                        close_fds=True)
+        os.close(slave)
+        self.screen = b""
+
+    def read(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 65536)
+                except OSError:
+                    return
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text.encode() in self.screen:
+                return True
+            self.read(0.2)
+        return False
+
+    def key(self, char: str) -> None:
+        os.write(self.master, char.encode())
+
+    def close(self) -> int:
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            os.close(self.master)
+
+
+def test_operator_records_labels_and_quits_with_keys(tmp_path):
+    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("COLLECTOR_TEST_DOMAIN_PTY", "73"),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", TERM="xterm", COLUMNS="160", LINES="50",
+               PYTHONPATH=str(REPO))
+    out = tmp_path / "session"
+    term = Terminal([sys.executable, "-m", "collector", "record", "--rig", "baoan_humanoid", "--out", str(out),
+                     "--synthetic", "--task", "stack the trays", "--operator", "op_9",
+                     "--disk-reserve-mb", "1"], env)
+    try:
+        assert term.wait_for("idle", 40), term.screen[-2000:].decode(errors="replace")
+        assert term.wait_for("joint_states", 10)
+        deadline = time.monotonic() + 30
+        while b"ok" not in term.screen[-4000:] and time.monotonic() < deadline:
+            term.read(0.5)
+        term.key(" ")                      # start
+        assert term.wait_for("REC", 15), term.screen[-2000:].decode(errors="replace")
+        term.read(2.0)
+        term.key("y")                      # success label while recording
+        assert term.wait_for("labelled", 10)
+        term.key(" ")                      # stop, keep
+        assert term.wait_for("saved", 15)
+        term.key(" ")                      # a second take ...
+        assert term.wait_for("recording", 15)
+        term.read(1.0)
+        term.key("d")                      # ... discarded
+        assert term.wait_for("discarded", 15)
+        term.key("q")
+        assert term.wait_for("session summary", 30), term.screen[-3000:].decode(errors="replace")
+    finally:
+        code = term.close()
+    assert code == 0, term.screen[-3000:].decode(errors="replace")
+    infos = sorted((read_episode_info(p.parent) for p in out.glob("*/episode.json")), key=lambda i: i.start_ns)
+    assert [(i.status, i.success) for i in infos] == [("complete", True), ("discarded", None)]
+    assert infos[0].task == "stack the trays" and infos[0].operator == "op_9"
+    assert infos[0].duration_s > 1.5
