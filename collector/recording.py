@@ -14,6 +14,7 @@ received, closes the bag (index + ``metadata.yaml``) and rewrites
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 import time
@@ -38,6 +39,7 @@ from collector.rig import Rig
 # How often the writer thread wakes when idle, and checks the disk (seconds).
 _IDLE_SLEEP_S = 0.005
 _DISK_CHECK_S = 0.5
+_BATCH = 256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +124,9 @@ class Recorder:
     # -- state -----------------------------------------------------------
     @property
     def recording(self) -> bool:
-        return self._episode is not None
+        """True while an episode is open; waits for a stop in progress to finish."""
+        with self._lock:
+            return self._episode is not None
 
     @property
     def episode_path(self) -> Path | None:
@@ -133,6 +137,11 @@ class Recorder:
     def episode_started_ns(self) -> int | None:
         episode = self._episode
         return episode.info.start_ns if episode else None
+
+    def backlog(self) -> int:
+        """Messages received but not yet written (grows only if the disk cannot keep up)."""
+        episode = self._episode
+        return len(episode.queue) if episode else 0
 
     def episode_bytes(self) -> int:
         episode = self._episode
@@ -295,7 +304,8 @@ class Recorder:
             target = target.parent
         return shutil.disk_usage(target).free
 
-    def _drain(self, episode: _Episode) -> None:
+    def _drain(self, episode: _Episode, limit: int | None = None) -> None:
+        """Write queued messages (at most ``limit``; all when None) into the bag."""
         queue = episode.queue
         writer = episode.writer
         channels = episode.channels
@@ -303,7 +313,8 @@ class Recorder:
         sequences = episode.sequences
         drops = episode.transport_drops
         stamped = episode.stamped
-        while queue:
+        budget = len(queue) if limit is None else min(limit, len(queue))
+        for _ in range(budget):
             index, data, receive_ns, publish_ns, publisher, sequence = queue.popleft()
             writer.write(channels[index], data, receive_ns, publish_ns)
             stats[index].add(receive_ns, len(data), header_stamp_ns(data) if stamped[index] else None)
@@ -328,10 +339,16 @@ class Recorder:
                 with self._lock:
                     if self._episode is episode:
                         try:
-                            self._drain(episode)
-                        except OSError:
-                            self.stop(reason="disk_low")
+                            # Bounded batches: services and status must not wait long for the lock.
+                            self._drain(episode, limit=_BATCH)
+                        except OSError as err:
+                            episode.info.notes.append(f"write failed: {err}")
+                            self.stop(reason="disk_low" if err.errno == errno.ENOSPC else "error")
                             continue
+                        except Exception as err:  # a bug must not silently stop the writes
+                            episode.info.notes.append(f"writer error: {err!r}")
+                            self.stop(reason="error")
+                            raise
             now = time.monotonic()
             if now >= next_disk_check:
                 next_disk_check = now + _DISK_CHECK_S

@@ -218,6 +218,7 @@ class RecorderNode(Node):
             "task": recorder.task,
             "operator": recorder.operator,
             "episode_bytes": recorder.episode_bytes(),
+            "writer_backlog": recorder.backlog(),
             "bytes_written_total": recorder.bytes_written_total + recorder.episode_bytes(),
             "free_disk_bytes": recorder.free_disk_bytes,
             "disk_reserve_bytes": self.config.disk_reserve_bytes,
