@@ -6,6 +6,10 @@ one line naming the file, the key path and the offending value, e.g.::
 
     baoan_humanoid.yaml: streams[3].rate_hz: expected a positive number, got 'fast'
 
+Optional sync settings (per-stream ``latency_ms``, ``policy``, ``tolerance_ms``,
+``max_gap_ms`` and a rig-level ``sync:`` block of limits, see :class:`SyncLimits`)
+tell ``collector.sync`` how to align and when to refuse an episode.
+
 The dataclasses below are keyword-only and immutable; everything downstream
 (synthetic robot, recorder, sync, export, simulation) reads rigs through them.
 """
@@ -30,6 +34,21 @@ JOINT_GROUPS = ("left_arm", "right_arm", "waist", "head", "legs")
 END_EFFECTOR_TYPES = ("parallel_gripper", "dexterous_hand")
 IMAGE_ROLES = ("camera", "depth", "tactile")
 JOINT_ROLES = ("joint_state", "gripper", "hand", "action")
+
+# Resampling policies sync may use per role (collector.sync.policies implements them;
+# the first is the role's default). Listed here so a bad profile fails at load.
+SYNC_POLICIES = ("nearest", "linear", "slerp", "hold")
+ROLE_SYNC_POLICIES = {
+    "camera": ("nearest", "hold"),
+    "depth": ("nearest", "hold"),
+    "tactile": ("linear", "nearest", "hold"),
+    "joint_state": ("linear", "nearest", "hold"),
+    "hand": ("linear", "nearest", "hold"),
+    "wrench": ("linear", "nearest", "hold"),
+    "imu": ("slerp", "nearest", "hold"),
+    "gripper": ("hold", "linear", "nearest"),
+    "action": ("hold", "linear", "nearest"),
+}
 
 # Message types each role may use: standard types that exist in the ROS 2 wheels.
 ROLE_TYPES = {
@@ -98,6 +117,14 @@ class Stream:
     trusts (``header``: the sensor's ``header.stamp``; ``receive``: the time
     the recorder received it). Image roles carry ``width``, ``height`` and
     ``encoding``; joint roles carry ``joints`` (names as in the message).
+
+    Optional sync settings: ``latency_ms`` is the known constant minimum
+    delay from capture to receive (ms, >= 0; sync subtracts it, it cannot be
+    observed); ``policy`` overrides the role's resampling policy (one of
+    :data:`ROLE_SYNC_POLICIES` for the role); ``tolerance_ms`` bounds how far
+    a ``nearest`` sample may be from a frame, or how old a ``hold`` sample may
+    be; ``max_gap_ms`` is the widest bracket ``linear``/``slerp`` interpolate
+    across. None means sync's default for the role.
     """
 
     name: str
@@ -113,6 +140,11 @@ class Stream:
     height: int | None = None
     encoding: str | None = None
     joints: tuple[str, ...] = ()
+    # optional sync settings (latency 0 when not given; None: sync's default for the role)
+    latency_ms: float = 0.0
+    policy: str | None = None
+    tolerance_ms: float | None = None
+    max_gap_ms: float | None = None
 
     @property
     def period_ns(self) -> int:
@@ -121,14 +153,52 @@ class Stream:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SyncLimits:
+    """The rig's ``sync:`` block: when sync refuses an episode, and how it reads clocks.
+
+    Attributes:
+        max_gap_ms: longest hole (ms) a required stream may have inside the episode.
+        max_skew_ms: largest |clock offset| (ms) of a header-clock stream to the
+            reference (receive) clock, over the whole episode.
+        max_invalid_fraction: share of grid frames (0..1) a required stream may
+            have no valid sample for.
+        jump_ms: a sustained step in ``receive - stamp`` larger than this (ms) is
+            a clock jump (sync also requires 5x the stream's jitter).
+        stale_ms: leading messages timed this much (ms) before the first message
+            of every other stream, and followed by a hole as long, are stale
+            latched state and are dropped.
+        regularize: periodic sensors: estimate capture times from the fitted
+            period (stamp jitter treated as timestamping noise) when the sequence
+            of captures can be recovered unambiguously.
+    """
+
+    max_gap_ms: float = 200.0
+    max_skew_ms: float = 100.0
+    max_invalid_fraction: float = 0.02
+    jump_ms: float = 50.0
+    stale_ms: float = 1000.0
+    regularize: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_gap_ms", "max_skew_ms", "jump_ms", "stale_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise RigError(f"sync.{name}: expected a positive number, got {_show(value)}")
+        fraction = self.max_invalid_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+            raise RigError(f"sync.max_invalid_fraction: expected a number in [0, 1], got {_show(fraction)}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rig:
-    """A collection rig: site, robot, export rate and the streams to record."""
+    """A collection rig: site, robot, export rate, the streams to record and sync limits."""
 
     rig: str
     site: str
     robot: Robot
     fps: int
     streams: tuple[Stream, ...]
+    sync: SyncLimits = field(default_factory=SyncLimits)
     description: str = ""
     source: str = ""
     text: str = ""  # the YAML as loaded, stored verbatim inside every episode
@@ -184,6 +254,11 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise self.fail(key, f"expected a positive integer, got {_show(value)}")
         return value
+
+    def non_negative(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise self.fail(key, f"expected a number >= 0, got {_show(value)}")
+        return float(value)
 
     def boolean(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
@@ -266,7 +341,7 @@ def _parse_qos(check: _Checker, value: Any, key: str) -> QosProfile:
 
 
 _STREAM_KEYS = {"name", "topic", "type", "role", "rate_hz", "clock", "qos", "required", "frame_id",
-                "width", "height", "encoding", "joints"}
+                "width", "height", "encoding", "joints", "latency_ms", "policy", "tolerance_ms", "max_gap_ms"}
 _STREAM_REQUIRED = {"name", "topic", "type", "role", "rate_hz", "clock", "qos", "required"}
 
 
@@ -305,6 +380,13 @@ def _parse_stream(check: _Checker, value: Any, index: int, robot: Robot) -> Stre
         extra["joints"] = joints
     elif "joints" in raw:
         raise check.fail(f"{key}.joints", f"only joint roles ({', '.join(JOINT_ROLES)}) take joints")
+    if "latency_ms" in raw:
+        extra["latency_ms"] = check.non_negative(raw["latency_ms"], f"{key}.latency_ms")
+    if "policy" in raw:
+        extra["policy"] = check.string(raw["policy"], f"{key}.policy", choices=ROLE_SYNC_POLICIES[role])
+    for limit in ("tolerance_ms", "max_gap_ms"):
+        if limit in raw:
+            extra[limit] = check.number(raw[limit], f"{key}.{limit}")
     return Stream(
         name=name,
         topic=topic,
@@ -333,7 +415,7 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
         raise RigError(f"{source}: {where}: invalid YAML ({getattr(err, 'problem', None) or err})") from err
-    raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams"},
+    raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams", "sync"},
                         {"rig", "site", "robot", "fps", "streams"})
     robot = _parse_robot(check, raw["robot"])
     if not isinstance(raw["streams"], list) or not raw["streams"]:
@@ -355,10 +437,27 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
         robot=robot,
         fps=check.integer(raw["fps"], "fps"),
         streams=streams,
+        sync=_parse_sync(check, raw.get("sync", {})),
         description=description,
         source=source,
         text=text,
     )
+
+
+def _parse_sync(check: _Checker, value: Any) -> SyncLimits:
+    raw = check.mapping(value if value is not None else {}, "sync", set(SyncLimits.__dataclass_fields__), set())
+    fields: dict[str, Any] = {}
+    for name in ("max_gap_ms", "max_skew_ms", "jump_ms", "stale_ms"):
+        if name in raw:
+            fields[name] = check.number(raw[name], f"sync.{name}")
+    if "max_invalid_fraction" in raw:
+        fraction = check.non_negative(raw["max_invalid_fraction"], "sync.max_invalid_fraction")
+        if fraction > 1:
+            raise check.fail("sync.max_invalid_fraction", f"expected a number in [0, 1], got {_show(fraction)}")
+        fields["max_invalid_fraction"] = fraction
+    if "regularize" in raw:
+        fields["regularize"] = check.boolean(raw["regularize"], "sync.regularize")
+    return SyncLimits(**fields)
 
 
 def load_rig(name_or_path: str | Path) -> Rig:

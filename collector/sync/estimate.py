@@ -1,0 +1,123 @@
+"""Per stream: which messages to use, which clock to trust, and each message's capture time.
+
+Three steps, each leaving a :class:`~collector.sync.errors.SyncWarning` when it
+changes something:
+
+* stale latched messages (transient_local state published long before the
+  episode) are dropped: leading messages timed more than ``sync.stale_ms``
+  before the first message of every other stream and followed by a hole longer
+  than that (see :func:`find_stale`);
+* a header-clock stream whose stamps are mostly 0 falls back to its receive
+  times; single zero stamps are timed by their receive time;
+* the clock fit (:func:`~collector.sync.clock.fit_clock`) maps the rest onto the
+  reference clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from collector.rig import SyncLimits
+from collector.sync.clock import ClockFit, fit_clock
+from collector.sync.config import NS_PER_MS, StreamSyncConfig
+from collector.sync.errors import SyncWarning
+from collector.sync.timeline import StreamTimeline
+
+ZERO_STAMP_FALLBACK_SHARE = 0.5
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class StreamEstimate:
+    """A stream's clock fit, per-message capture times (int64 ns) and usable mask."""
+
+    fit: ClockFit
+    times_ns: np.ndarray
+    used: np.ndarray
+    stale: int
+    zero_stamps: int
+
+
+def _rough_times(timeline: StreamTimeline) -> np.ndarray:
+    """Stamps moved onto the receive clock by the median skew; receive time where no stamp."""
+    stamped = timeline.stamp_ns != 0
+    if not stamped.any():
+        return timeline.receive_ns.copy()
+    skew = int(np.median(timeline.receive_ns[stamped] - timeline.stamp_ns[stamped]))
+    return np.where(stamped, timeline.stamp_ns + skew, timeline.receive_ns)
+
+
+def find_stale(timelines: Mapping[str, StreamTimeline], stale_ns: int) -> dict[str, np.ndarray]:
+    """Per stream, True for stale latched messages.
+
+    Latched (transient_local) state is delivered when the recorder subscribes,
+    long after it was stamped, and the live messages follow after a hole. So a
+    stale message is one of the stream's leading messages that are timed more than
+    ``stale_ns`` before every other stream's first receive time and followed by a
+    hole longer than ``stale_ns``. A stream that simply starts early has no such
+    hole, and a lone message is kept.
+    """
+    firsts = {name: int(t.receive_ns[0]) for name, t in timelines.items() if len(t)}
+    stale = {}
+    for name, timeline in timelines.items():
+        flags = np.zeros(len(timeline), dtype=bool)
+        stale[name] = flags
+        others = [first for other, first in firsts.items() if other != name]
+        if not others or len(timeline) < 2:
+            continue
+        times = _rough_times(timeline)
+        order = np.argsort(times, kind="stable")
+        ordered = times[order]
+        early = ordered[:-1] < min(others) - stale_ns
+        hole = np.diff(ordered) > stale_ns
+        cut = np.flatnonzero(early & hole)
+        if len(cut):
+            flags[order[: cut[-1] + 1]] = True
+    return stale
+
+
+def estimate_stream(timeline: StreamTimeline, config: StreamSyncConfig, limits: SyncLimits,
+                    stale: np.ndarray) -> tuple[StreamEstimate, list[SyncWarning]]:
+    """Fit ``timeline``'s clock and time its messages; returns the estimate and its warnings."""
+    warnings: list[SyncWarning] = []
+    name = config.name
+    used = ~stale
+    if stale.any():
+        first = int(np.flatnonzero(stale)[0])
+        warnings.append(SyncWarning(stream=name, code="stale_latched", time_ns=int(timeline.receive_ns[first]),
+                                    message=f"{name}: dropped {int(stale.sum())} stale message(s) stamped more "
+                                            f"than {limits.stale_ms:g} ms before the other streams started"))
+    zero = (timeline.stamp_ns == 0) & used
+    zeros = int(zero.sum())
+    wants_header = config.clock == "header"
+    if wants_header and zeros > ZERO_STAMP_FALLBACK_SHARE * max(int(used.sum()), 1):
+        warnings.append(SyncWarning(stream=name, code="zero_stamp",
+                                    message=f"{name}: {zeros} of {int(used.sum())} header stamps are 0; "
+                                            "using receive time minus latency for the whole stream"))
+        wants_header = False
+    elif wants_header and zeros:
+        first = int(np.flatnonzero(zero)[0])
+        warnings.append(SyncWarning(stream=name, code="zero_stamp", time_ns=int(timeline.receive_ns[first]),
+                                    message=f"{name}: {zeros} message(s) with header stamp 0 timed by receive time"))
+    if wants_header:
+        fit = fit_clock(timeline.receive_ns, timeline.stamp_ns, stream=name, period_ns=config.period_ns,
+                        latency_ns=config.latency_ns, used=used, jump_threshold_ns=limits.jump_ms * NS_PER_MS,
+                        regularize=limits.regularize)
+        if fit.fallback:
+            warnings.append(SyncWarning(stream=name, code="few_messages",
+                                        message=f"{name}: fewer than 2 stamped messages; using receive time"))
+        if limits.regularize and fit.clock == "header" and not fit.regular and used.sum() >= 5:
+            warnings.append(SyncWarning(stream=name, code="irregular",
+                                        message=f"{name}: capture sequence not recoverable (stamp jitter "
+                                                f"{fit.jitter_ns / 1e6:.3f} ms); source times keep stamp jitter"))
+        for jump in fit.jumps:
+            warnings.append(SyncWarning(stream=name, code="clock_jump", time_ns=jump.time_ns,
+                                        message=f"{name}: clock jumps by {jump.step_ns / 1e6:+.3f} ms at message "
+                                                f"{jump.index}; fitted in {len(fit.segments)} segments"))
+    else:
+        fit = ClockFit(stream=name, clock="receive", latency_ns=config.latency_ns,
+                       fallback=config.clock == "header")
+    times = fit.source_times(timeline.receive_ns, timeline.stamp_ns)
+    return StreamEstimate(fit=fit, times_ns=times, used=used, stale=int(stale.sum()), zero_stamps=zeros), warnings

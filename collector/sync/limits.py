@@ -1,0 +1,83 @@
+"""The rig's limits (``sync:`` block): gaps, clock skew and invalid frames of required streams.
+
+Each check returns :class:`~collector.sync.errors.SyncViolation` records and the
+frames it marks invalid; :func:`~collector.sync.align.synchronize` refuses the
+episode on the first violation unless told to keep it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from collector.rig import SyncLimits
+from collector.sync.clock import ClockFit
+from collector.sync.config import NS_PER_MS
+from collector.sync.errors import SyncViolation
+
+
+def _at(time_ns: int, origin_ns: int) -> str:
+    return f"t={(time_ns - origin_ns) / 1e9:.3f} s"
+
+
+def check_gaps(name: str, times_ns: np.ndarray, grid_ns: np.ndarray, limits: SyncLimits,
+               origin_ns: int) -> tuple[list[SyncViolation], np.ndarray]:
+    """Holes longer than ``max_gap_ms`` between consecutive samples inside the grid span.
+
+    Returns the violations and a (K,) mask of frames strictly inside such holes.
+    """
+    marked = np.zeros(len(grid_ns), dtype=bool)
+    if len(grid_ns) == 0 or len(times_ns) < 1:
+        return [], marked
+    times = np.sort(times_ns)
+    limit = limits.max_gap_ms * NS_PER_MS
+    gaps = np.diff(times)
+    hot = np.flatnonzero((gaps > limit) & (times[1:] > grid_ns[0]) & (times[:-1] < grid_ns[-1]))
+    violations = []
+    for i in hot:
+        begin, end = int(times[i]), int(times[i + 1])
+        inside = (grid_ns > begin) & (grid_ns < end)
+        marked |= inside
+        violations.append(SyncViolation(
+            stream=name, kind="gap", time_ns=begin, frames=int(inside.sum()),
+            reason=f"gap of {(end - begin) / 1e9:.3f} s from {_at(begin, origin_ns)} exceeds "
+                   f"sync.max_gap_ms={limits.max_gap_ms:g}"))
+    return violations, marked
+
+
+def check_skew(name: str, fit: ClockFit, grid_ns: np.ndarray, limits: SyncLimits,
+               origin_ns: int) -> tuple[list[SyncViolation], np.ndarray]:
+    """Frames where the stream's clock offset exceeds ``max_skew_ms`` (header clocks only)."""
+    marked = np.zeros(len(grid_ns), dtype=bool)
+    if fit.clock != "header" or len(grid_ns) == 0:
+        return [], marked
+    limit = limits.max_skew_ms * NS_PER_MS
+    offsets = np.zeros(len(grid_ns))
+    bounds = [seg.start_ns for seg in fit.segments[1:]]
+    which = np.searchsorted(np.asarray(bounds, dtype=np.int64), grid_ns, side="right")
+    for k, seg in enumerate(fit.segments):
+        here = which == k
+        offsets[here] = seg.offset_at(grid_ns[here])
+    marked = np.abs(offsets) > limit
+    if not marked.any():
+        return [], marked
+    first = int(np.flatnonzero(marked)[0])
+    worst = float(offsets[np.argmax(np.abs(offsets))])
+    return [SyncViolation(
+        stream=name, kind="skew", time_ns=int(grid_ns[first]), frames=int(marked.sum()),
+        reason=f"clock offset {worst / 1e6:+.3f} ms to the receive clock exceeds "
+               f"sync.max_skew_ms={limits.max_skew_ms:g} (from {_at(int(grid_ns[first]), origin_ns)})")], marked
+
+
+def check_invalid(name: str, valid: np.ndarray, grid_ns: np.ndarray, limits: SyncLimits, limit_ns: int,
+                  policy: str, origin_ns: int) -> list[SyncViolation]:
+    """Too large a share of frames without a valid sample."""
+    frames = len(valid)
+    invalid = frames - int(valid.sum())
+    if frames == 0 or invalid <= limits.max_invalid_fraction * frames:
+        return []
+    first = int(np.flatnonzero(~valid)[0])
+    return [SyncViolation(
+        stream=name, kind="invalid", time_ns=int(grid_ns[first]), frames=invalid,
+        reason=f"{invalid} of {frames} frames ({100 * invalid / frames:.1f}%) have no sample within the "
+               f"{policy} limit of {limit_ns / 1e6:g} ms (first at {_at(int(grid_ns[first]), origin_ns)}); "
+               f"sync.max_invalid_fraction={limits.max_invalid_fraction:g}")]
