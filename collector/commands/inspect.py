@@ -20,6 +20,11 @@ def add_parser(verbs, name: str):
     )
     parser.add_argument("path", type=Path, help="bag directory, .mcap file or folder of episodes")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--sync", action="store_true",
+                        help="also align the episode's streams on one grid and report offsets, drift, jitter, "
+                        "gaps and alignment error (exit code 2 when export would refuse it)")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="with --sync: write a picture of the sync")
+    parser.add_argument("--fps", type=float, help="with --sync: grid rate (default: the rig's fps)")
     return parser
 
 
@@ -51,16 +56,36 @@ def _episode_header(path: Path) -> dict | None:
     }
 
 
+def _sync(target: Path, args):
+    from collector.sync import synchronize
+
+    result = synchronize(target, fps=args.fps, keep=True)
+    if args.plot:
+        from collector.sync.plot import plot_sync
+
+        plot_path = args.plot
+        if len(args.targets) > 1:
+            plot_path = args.plot.with_name(f"{args.plot.stem}_{target.name}{args.plot.suffix or '.png'}")
+        plot_sync(result, plot_path)
+    return result
+
+
 def run(args) -> int:
+    if (args.plot or args.fps) and not args.sync:
+        raise CollectorError("--plot and --fps need --sync")
+    args.targets = _targets(args.path)
     reports = []
-    for target in _targets(args.path):
+    for target in args.targets:
         summary = inspect_bag(target)
-        reports.append((target, _episode_header(target), summary))
+        synced = _sync(target, args) if args.sync else None
+        reports.append((target, _episode_header(target), summary, synced))
+    refused = any(synced is not None and synced.violations for *_, synced in reports)
     if args.json:
-        payload = [{"path": str(t), "episode": e, "bag": s.to_dict()} for t, e, s in reports]
+        payload = [{"path": str(t), "episode": e, "bag": s.to_dict(),
+                    **({"sync": y.to_dict()} if y is not None else {})} for t, e, s, y in reports]
         print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))
-        return 0
-    for target, episode, summary in reports:
+        return 2 if refused else 0
+    for target, episode, summary, synced in reports:
         if episode:
             label = {True: "success", False: "failure", None: "unlabelled"}[episode["success"]]
             print(f"episode {episode['episode_id']}  [{episode['status']}, {label}]  "
@@ -68,4 +93,11 @@ def run(args) -> int:
             print(f"task: {episode['task'] or '-'}")
         print(format_summary(summary))
         print()
-    return 0
+        if synced is not None:
+            from collector.sync.report import format_sync_report
+
+            print(format_sync_report(synced))
+            print()
+    if args.plot:
+        print(f"plot: {args.plot}")
+    return 2 if refused else 0

@@ -139,6 +139,34 @@ def _align_stream(timeline: StreamTimeline, config: StreamSyncConfig, estimate: 
     ), found
 
 
+def _edge_gaps(configs, estimates, origin_ns: int, last_ns: int, limits) -> list[SyncViolation]:
+    """Required streams that start late or stop early by more than ``max_gap_ms``.
+
+    Trimming to the common span handles streams that start a few frames apart;
+    a required stream silent for longer at either edge is a gap like any other
+    (a camera that died mid-episode must not just shorten the episode quietly).
+    """
+    limit_ns = round(limits.max_gap_ms * NS_PER_MS)
+    found = []
+    for name, config in configs.items():
+        estimate = estimates[name]
+        if not config.required or not estimate.used.any():
+            continue
+        first = int(estimate.times_ns[estimate.used].min())
+        last = int(estimate.times_ns[estimate.used].max())
+        if first - origin_ns > limit_ns:
+            found.append(SyncViolation(
+                stream=name, kind="gap", time_ns=origin_ns,
+                reason=f"no data for the first {(first - origin_ns) / 1e9:.3f} s of the episode "
+                       f"(exceeds sync.max_gap_ms={limits.max_gap_ms:g})"))
+        if last_ns - last > limit_ns:
+            found.append(SyncViolation(
+                stream=name, kind="gap", time_ns=last,
+                reason=f"no data for the last {(last_ns - last) / 1e9:.3f} s of the episode "
+                       f"(exceeds sync.max_gap_ms={limits.max_gap_ms:g})"))
+    return found
+
+
 def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, keep: bool = False,
                 streams: Iterable[str] | None = None) -> SyncResult:
     """Put every stream of an episode onto one grid of ``fps`` frames per second.
@@ -190,7 +218,7 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
             message=f"trimmed to t={_seconds(start, origin_ns):.3f}..{_seconds(end, origin_ns):.3f} s of "
                     f"0..{_seconds(last_ns, origin_ns):.3f} s: the span where every required stream has data"))
 
-    violations: list[SyncViolation] = []
+    violations: list[SyncViolation] = _edge_gaps(configs, estimates, origin_ns, last_ns, limits)
     aligned: dict[str, StreamAlignment] = {}
     for name, config in configs.items():
         aligned[name], found = _align_stream(timelines[name], config, estimates[name], grid, limits, origin_ns)

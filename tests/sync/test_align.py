@@ -31,15 +31,20 @@ def test_grid_trimmed_to_common_span_of_required_streams():
     cam = _cam(start_ns=START_NS + 1 * NS_PER_S, seconds=7)
     joints = _joints()
     rig = make_rig(("cam", "joints"))
-    result = synchronize(_timelines(cam, joints), rig)
+    # A required stream missing for the first second is a gap beyond the limit: refused ...
+    with pytest.raises(SyncError, match=r"cam: at t=0.000 s: no data for the first 1.0\d\d s"):
+        synchronize(_timelines(cam, joints), rig)
+    # ... or, kept, trimmed to the span where every required stream has data.
+    result = synchronize(_timelines(cam, joints), rig, keep=True)
     cam_times = result.streams["cam"].message_time_ns
     assert result.t0_ns == result.grid_ns[0] == cam_times.min()
     assert cam_times.max() - 34 * NS_PER_MS < result.grid_ns[-1] <= cam_times.max()
     k = np.arange(result.frames)
     np.testing.assert_array_equal(result.grid_ns, result.t0_ns + (2 * k * NS_PER_S + 30) // 60)
     np.testing.assert_allclose(result.timestamps_s, k / 30)
-    assert result.valid.all() and result.violations == ()
-    assert [w.code for w in result.warnings] == ["trimmed"]  # no stale: joints simply started early
+    # cam starts 1 s after and stops 2 s before the joints: two edge gaps
+    assert result.valid.all() and [v.kind for v in result.violations] == ["gap", "gap"]
+    assert [w.code for w in result.warnings] == ["trimmed", "kept", "kept"]  # no stale: joints just started early
     assert result.origin_ns == min(cam_times.min(), result.streams["joints"].message_time_ns.min())
 
 

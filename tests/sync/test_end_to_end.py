@@ -177,13 +177,16 @@ def test_heavy_drops_refused_naming_stream_and_time(tmp_path):
     assert kept.violations[0].stream == "head_rgb" and not kept.streams["head_rgb"].valid.all()
 
 
-def test_silent_stream_trims_the_episode_with_a_warning(tmp_path):
+def test_required_stream_dying_mid_episode_is_refused_not_quietly_trimmed(tmp_path):
     rig = small_rig(("head_rgb", "joint_states"))
     faults = {"joint_states": {"silent_after_s": 2.5}}
     episode = write_synthetic_episode(tmp_path, rig, seconds=5, seed=3, faults=faults, start_ns=START_NS)
-    result = synchronize(episode.path)
+    with pytest.raises(SyncError, match=r"joint_states: at t=2.4\d\d s: no data for the last 2.\d+ s"):
+        synchronize(episode.path)
+    result = synchronize(episode.path, keep=True)
     assert (result.grid_ns[-1] - result.t0_ns) / 1e9 < 2.5
-    assert [w.code for w in result.warnings] == ["trimmed"]
+    assert [w.code for w in result.warnings] == ["trimmed", "kept"]
+    assert [(v.stream, v.kind) for v in result.violations] == [("joint_states", "gap")]
 
 
 def test_longhua_hands_and_tactile(tmp_path):

@@ -1,0 +1,59 @@
+"""``collector inspect EPISODE --sync [--json] [--plot]`` on episodes with known faults."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from collector.cli import main
+from collector.drivers.synthetic_episode import write_synthetic_episode
+from collector.rig import load_rig
+
+RIG = load_rig("baoan_humanoid")
+CAMERA_FAULT = {"offset_ms": 35, "drift_ppm": 200, "jitter_ms": 3, "drop_rate": 0.01}
+
+
+@pytest.fixture(scope="module")
+def faulty_episode(tmp_path_factory):
+    return write_synthetic_episode(tmp_path_factory.mktemp("ep"), RIG, seconds=6, seed=5,
+                                   faults={"head_rgb": CAMERA_FAULT}).path
+
+
+def test_sync_report_json_carries_clock_fit(faulty_episode, capsys):
+    assert main(["inspect", str(faulty_episode), "--sync", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    sync = report["sync"]
+    assert sync["fps"] == 30 and sync["frames"] > 150
+    head = sync["streams"]["head_rgb"]["summary"]
+    # The synthetic camera publishes 8 ms after capture (undeclared in the rig), so 35 - 8 ms shows.
+    assert head["offset_ms"] == pytest.approx(27, abs=1.5)
+    assert head["jitter_ms"] == pytest.approx(3, abs=1)
+    clean = sync["streams"]["left_wrist_rgb"]["summary"]
+    assert abs(clean["drift_ppm"]) < 20 and clean["jitter_ms"] < 0.5
+    for name, entry in sync["streams"].items():
+        summary = entry["summary"]
+        if entry["policy"] == "nearest":  # an image is never taken from outside the tolerance
+            assert summary["error_max_ms"] <= entry["limit_ms"] + 1e-9, name
+
+
+def test_sync_text_and_plot(faulty_episode, tmp_path, capsys):
+    plot = tmp_path / "sync.png"
+    assert main(["inspect", str(faulty_episode), "--sync", "--plot", str(plot)]) == 0
+    text = capsys.readouterr().out
+    assert "offset ms" in text and "head_rgb" in text and "REFUSED" not in text
+    data = plot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_refused_episode_exits_2_and_says_why(tmp_path, capsys):
+    episode = write_synthetic_episode(tmp_path, RIG, seconds=4, seed=2,
+                                      faults={"joint_states": {"silent_after_s": 1.5}}).path
+    assert main(["inspect", str(episode), "--sync"]) == 2
+    text = capsys.readouterr().out
+    assert "REFUSED for export: joint_states" in text
+
+
+def test_plot_needs_sync(faulty_episode, tmp_path, capsys):
+    assert main(["inspect", str(faulty_episode), "--plot", str(tmp_path / "x.png")]) == 1
+    assert "--plot and --fps need --sync" in capsys.readouterr().err
