@@ -43,7 +43,7 @@ setup(
         *data_tree("launch"),
         *data_tree("config"),
     ],
-    install_requires=["numpy", "pyyaml", "mcap>=1.2", "rich", "matplotlib"],
+    install_requires=["numpy", "pyyaml", "mcap>=1.2", "rich", "matplotlib", "pillow", "h5py", "pyarrow", "av"],
     extras_require={
         "ros": ROS_WHEELS,
         "test": ["pytest", "pytest-timeout", "rosbags>=0.10"],

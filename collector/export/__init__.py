@@ -1,0 +1,20 @@
+"""Export synchronised episodes to training datasets (LeRobot, HDF5 ALOHA/ACT, ...).
+
+Export consumes :class:`collector.sync.SyncResult` and never reaches into sync's
+internals. One mapping from a rig and a sync result to named per-frame features
+(:mod:`collector.export.features`) is shared by every format; images stream from the
+bag frame by frame (:mod:`collector.export.frames`); formats implement one writer
+interface (:mod:`collector.export.base`) and are found by name in a registry
+(:mod:`collector.export.registry`)::
+
+    from collector.export.registry import get_writer
+    from collector.export.features import feature_plan
+    from collector.sync import synchronize, episode_rig
+    from collector.episode import read_episode_info
+
+    rig = episode_rig(episode)
+    with get_writer("hdf5")(out, plan=feature_plan(rig), fps=rig.fps, options={}) as writer:
+        writer.add_episode(episode, synchronize(episode), read_episode_info(episode))
+
+Heavy libraries (h5py, PIL, PyAV) are imported by the writer that needs them, when used.
+"""

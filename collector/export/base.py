@@ -1,0 +1,107 @@
+"""The one interface every export format implements.
+
+A writer owns one dataset folder. It is a context manager: episodes are added one at
+a time (each complete or not at all), and :meth:`DatasetWriter.close` finishes the
+dataset. Writers never overwrite what they did not create: a writer that cannot
+append refuses an existing non-empty folder; one that can append (``appends = True``)
+adds after what is there. Files are written under a temporary name and renamed when
+complete, so an export killed at any moment leaves the previous dataset loadable.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+from collector.episode import EpisodeInfo
+from collector.export.errors import ExportError
+from collector.export.features import FeaturePlan
+
+
+class DatasetWriter(ABC):
+    """Base of the export formats; register subclasses with :func:`collector.export.registry.register`.
+
+    Class attributes:
+        name: the format name (set by ``register``).
+        appends: True when the format adds episodes to an existing dataset.
+        OPTIONS: option name -> default; ``options`` may only use these names.
+
+    Args:
+        root: the dataset folder (created when missing).
+        plan: the features to write (:func:`collector.export.features.feature_plan`).
+        fps: frame rate of the grid (frames/s); every added episode's sync must match.
+        options: format options (see the subclass's ``OPTIONS``).
+
+    Raises:
+        ExportError: an unknown option, a bad fps, or (non-appending formats) a
+            non-empty existing ``root``.
+    """
+
+    name: ClassVar[str] = ""
+    appends: ClassVar[bool] = False
+    OPTIONS: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
+        self.root = Path(root)
+        self.plan = plan
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf"):
+            raise ExportError(f"{self.name or type(self).__name__}: fps={fps!r} is not a positive number")
+        self.fps = float(fps)
+        self.options = self._check_options(options or {})
+        self.closed = False
+        self.episodes_written = 0
+        if not self.appends and self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+            raise ExportError(f"{self.root} exists already, not overwriting (format {self.name!r} cannot append)")
+
+    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            known = ", ".join(sorted(self.OPTIONS)) or "none"
+            raise ExportError(f"{self.name or type(self).__name__}: unknown option {unknown[0]!r} (options: {known})")
+        return {**self.OPTIONS, **options}
+
+    def check_episode(self, sync) -> None:
+        """Refuse a sync result that does not fit this dataset (fps, rig, no frames).
+
+        Raises:
+            ExportError: naming the episode and the mismatch.
+        """
+        where = sync.episode or "episode"
+        if abs(sync.fps - self.fps) > 1e-9:
+            raise ExportError(f"{where}: synced at {sync.fps:g} fps, the dataset is {self.fps:g} fps")
+        if sync.rig != self.plan.rig:
+            raise ExportError(f"{where}: recorded with rig {sync.rig!r}, the dataset's features are for "
+                              f"rig {self.plan.rig!r}")
+        if sync.frames == 0:
+            raise ExportError(f"{where}: the sync result has no frames")
+
+    @abstractmethod
+    def add_episode(self, episode_path: Path, sync, info: EpisodeInfo) -> None:
+        """Write one synchronised episode, completely or (on any error) not at all.
+
+        Args:
+            episode_path: the raw episode (images are streamed from its bag).
+            sync: its :class:`~collector.sync.SyncResult`.
+            info: its ``episode.json`` (:func:`collector.episode.read_episode_info`).
+
+        Raises:
+            ExportError: the episode does not fit the dataset or cannot be converted.
+        """
+
+    def close(self) -> None:
+        """Finish the dataset (idempotent)."""
+        self.closed = True
+
+    def abort(self) -> None:
+        """Stop after an error: keep what is complete, remove what is partial (idempotent)."""
+        self.close()
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,308 @@
+"""HDF5 in the ALOHA / ACT layout: one ``episode_<i>.hdf5`` per episode.
+
+What ACT's ``EpisodicDataset`` reads (``tonyzhaozh/act`` ``utils.py``), as its
+recorders write it (``record_sim_episodes.py``, ALOHA ``record_episodes.py``)::
+
+    attrs  sim (bool), compress (bool)
+    /observations/qpos            (K, n) float64   observation.state
+    /observations/qvel            (K, n) float64   observation.velocity
+    /observations/effort          (K, n) float64   observation.effort
+    /observations/images/<camera> (K, H, W, 3) uint8 RGB, chunks of one frame, no filter
+                                  compress=True: (K, L) uint8 JPEG bytes zero-padded, and
+    /compress_len                 (cameras, K) float32 the JPEG lengths (ALOHA's convention:
+                                  the JPEG holds the RGB array as cv2.imencode would, so
+                                  ``cv2.imdecode`` gives RGB back)
+    /action                       (K, m) float64
+
+and beside it, what ACT does not read: ``/observations/depth/<stream>`` (K, H, W) uint16
+(lossless), ``/observations/imu/...``, ``/observations/wrench/<stream>`` (K, 6),
+``/observations/tactile/<stream>`` (K, H, W), ``/time/<stream>/source_s`` and
+``/time/<stream>/error_ms`` (K,), ``/timestamp`` (k / fps, s) and ``/frame_index`` (k)
+of each row, ``/valid`` (K,) bool. Every dataset has attrs ``feature`` (the feature
+key) and, where it has them, ``names``. Root attrs add task, success, episode_id, rig,
+site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path).
+
+Numbering continues after the episodes already in the folder (appending). Each file
+is written as ``episode_<i>.hdf5.tmp``, fsynced and linked to its final name (never
+replacing a file), so a crash leaves no partial episode; leftover ``.tmp`` files of a
+killed export are removed by the next one. Images stream frame by frame (datasets
+chunked per frame), so memory stays bounded whatever the episode length.
+
+Options: ``compress`` (JPEG images, default False), ``jpeg_quality`` (1-100, default
+50 as ALOHA), ``invalid`` (``"drop"``, default: write only frames where the required
+streams and the state/action streams are valid, so qpos/action hold no NaN, rows keep
+their ``frame_index``/``timestamp``; ``"keep"``: every grid frame, NaN where invalid),
+``sim`` (bool; default from ``episode.json`` ``extra.sim`` or site ``sim``, else False).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from collector import __version__
+from collector.episode import EpisodeInfo
+from collector.export.base import DatasetWriter
+from collector.export.errors import ExportError
+from collector.export.features import Feature, FeaturePlan, episode_valid_mask, feature_values
+from collector.export.frames import iter_frames
+from collector.export.registry import register
+
+EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
+TMP_SUFFIX = ".tmp"
+ACT_PATHS = {
+    "observation.state": "observations/qpos",
+    "observation.velocity": "observations/qvel",
+    "observation.effort": "observations/effort",
+    "action": "action",
+}
+ACT_FLOAT = np.float64  # ALOHA's recorders document qpos/qvel/action as float64
+CHUNK_CACHE_BYTES = 4 << 20
+
+
+def hdf5_path(key: str) -> str:
+    """The dataset path of feature ``key``: ACT's names for state, velocity, effort and
+    action, else the key with ``observation.`` -> ``observations/`` and dots -> slashes."""
+    if key in ACT_PATHS:
+        return ACT_PATHS[key]
+    if key.startswith("observation."):
+        key = "observations." + key[len("observation."):]
+    return key.replace(".", "/")
+
+
+def _jpeg_encoder(quality: int) -> Callable[[np.ndarray], np.ndarray]:
+    try:
+        from PIL import Image
+    except ImportError as err:
+        raise ExportError("hdf5 option compress=True needs Pillow (pip install pillow)") from err
+
+    def encode(rgb: np.ndarray) -> np.ndarray:
+        buffer = io.BytesIO()
+        # cv2.imencode (ALOHA) takes the RGB array as BGR; reversing here gives the same bytes' meaning
+        Image.fromarray(np.ascontiguousarray(rgb[..., ::-1])).save(buffer, format="JPEG", quality=quality)
+        return np.frombuffer(buffer.getbuffer(), dtype=np.uint8)
+
+    return encode
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if directory:
+            return  # not every platform opens directories
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
+@register("hdf5")
+class Hdf5Writer(DatasetWriter):
+    """ALOHA/ACT HDF5 episodes in ``root``; appends after existing ``episode_<i>.hdf5``.
+
+    Raises (on construction):
+        ExportError: bad options, h5py (or Pillow for ``compress``) missing, a plan
+            without ``observation.state`` or ``action``, or another export writing
+            into ``root``.
+    """
+
+    appends = True
+    OPTIONS = {"compress": False, "jpeg_quality": 50, "invalid": "drop", "sim": None}
+
+    def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
+        super().__init__(root, plan=plan, fps=fps, options=options)
+        opts = self.options
+        if not isinstance(opts["compress"], bool):
+            raise ExportError(f"hdf5: option compress={opts['compress']!r} is not true or false")
+        quality = opts["jpeg_quality"]
+        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+            raise ExportError(f"hdf5: option jpeg_quality={quality!r} is not an integer in 1..100")
+        if opts["invalid"] not in ("drop", "keep"):
+            raise ExportError(f"hdf5: option invalid={opts['invalid']!r} is not 'drop' or 'keep'")
+        if opts["sim"] is not None and not isinstance(opts["sim"], bool):
+            raise ExportError(f"hdf5: option sim={opts['sim']!r} is not true, false or unset")
+        for key in ("observation.state", "action"):
+            if key not in plan:
+                raise ExportError(f"hdf5: the ACT layout needs {key!r}, rig {plan.rig!r} gives none "
+                                  f"(features: {', '.join(plan.keys())})")
+        try:
+            import h5py
+        except ImportError as err:
+            raise ExportError("the hdf5 format needs h5py (pip install h5py)") from err
+        self._h5py = h5py
+        self._encode = _jpeg_encoder(quality) if opts["compress"] else None
+        if self.root.exists() and not self.root.is_dir():
+            raise ExportError(f"{self.root} exists and is not a folder, not overwriting")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = self._lock()
+        for stale in self.root.glob(f"episode_*.hdf5{TMP_SUFFIX}"):
+            stale.unlink()  # a killed export's partial file: never a dataset episode
+        self.written: list[Path] = []
+
+    # -- folder --------------------------------------------------------------------------
+
+    def _lock(self) -> int | None:
+        """Hold an exclusive lock on the folder (released when the process dies)."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): concurrent exports into one folder are on the user
+            return None
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            raise ExportError(f"{self.root}: another export is writing into this folder") from err
+        return fd
+
+    def next_index(self) -> int:
+        """The number of the next episode: one more than the highest in the folder (0 if none)."""
+        numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := EPISODE_RE.match(p.name))]
+        return max(numbers) + 1 if numbers else 0
+
+    def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        super().close()
+
+    # -- episodes ------------------------------------------------------------------------
+
+    def add_episode(self, episode_path: Path, sync, info: EpisodeInfo) -> None:
+        """Write ``episode_<i>.hdf5`` (see the module doc); nothing is left on any error.
+
+        Raises:
+            ExportError: closed writer, a sync result that does not fit, no valid frame,
+                an image that does not match the rig.
+            BagError: the episode's bag cannot be read.
+        """
+        if self.closed:
+            raise ExportError(f"hdf5 writer for {self.root} is closed")
+        self.check_episode(sync)
+        valid = episode_valid_mask(sync, self.plan)
+        rows = np.flatnonzero(valid) if self.options["invalid"] == "drop" else np.arange(sync.frames)
+        if len(rows) == 0:
+            raise ExportError(f"{sync.episode or episode_path}: no frame where the required, state and action "
+                              "streams are all valid")
+        final = self.root / f"episode_{self.next_index()}.hdf5"
+        partial = final.with_name(final.name + TMP_SUFFIX)
+        try:
+            with self._h5py.File(partial, "w-", rdcc_nbytes=CHUNK_CACHE_BYTES) as root:
+                self._write_attrs(root, sync, info, rows)
+                self._write_numeric(root, sync, rows, valid)
+                self._write_images(root, Path(episode_path), sync, rows)
+            _fsync_path(partial)
+            try:
+                os.link(partial, final)  # fails instead of replacing an existing file
+            except FileExistsError as err:
+                raise ExportError(f"{final} exists already, not overwriting") from err
+            except OSError:  # no hard links on this filesystem: rename after a last check
+                if final.exists():
+                    raise ExportError(f"{final} exists already, not overwriting") from None
+                os.rename(partial, final)
+            partial.unlink(missing_ok=True)
+            _fsync_path(self.root, directory=True)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        self.written.append(final)
+        self.episodes_written += 1
+
+    def _sim(self, info: EpisodeInfo, sync) -> bool:
+        if self.options["sim"] is not None:
+            return self.options["sim"]
+        flag = info.extra.get("sim") if isinstance(info.extra, dict) else None
+        return bool(flag is True or isinstance(flag, dict) and flag or info.site == "sim")
+
+    def _write_attrs(self, root, sync, info: EpisodeInfo, rows: np.ndarray) -> None:
+        attrs = root.attrs
+        attrs["sim"] = self._sim(info, sync)
+        attrs["compress"] = self._encode is not None
+        for name in ("task", "episode_id", "rig", "site", "robot", "operator"):
+            attrs[name] = str(getattr(info, name) or "")
+        if info.success is not None:
+            attrs["success"] = bool(info.success)
+        attrs["fps"] = self.fps
+        attrs["frames"] = len(rows)
+        attrs["grid_frames"] = sync.frames
+        attrs["dropped_frames"] = sync.frames - len(rows)
+        attrs["t0_ns"] = int(sync.t0_ns)
+        attrs["origin_ns"] = int(sync.origin_ns)
+        attrs["format"] = "aloha_act"
+        attrs["collector_version"] = __version__
+        attrs["features"] = json.dumps({f.key: {**f.to_dict(), "path": "/" + hdf5_path(f.key)} for f in self.plan})
+
+    def _dataset(self, root, feature: Feature, **kwargs):
+        dataset = root.create_dataset(hdf5_path(feature.key), **kwargs)
+        dataset.attrs["feature"] = feature.key
+        if feature.names is not None:
+            dataset.attrs["names"] = list(feature.names)
+        return dataset
+
+    def _write_numeric(self, root, sync, rows: np.ndarray, valid: np.ndarray) -> None:
+        for feature in self.plan.numeric:
+            values = feature_values(feature, sync)[rows]
+            if feature.key in ACT_PATHS:
+                values = values.astype(ACT_FLOAT)
+            else:
+                values = values.astype(feature.dtype)
+            if feature.grid_shape is not None:
+                values = values.reshape((len(rows),) + feature.grid_shape)
+            elif feature.kind == "time":
+                values = values.reshape(len(rows))
+            self._dataset(root, feature, data=values)
+        root.create_dataset("timestamp", data=sync.timestamps_s[rows])
+        root.create_dataset("frame_index", data=rows.astype(np.int64))
+        root.create_dataset("valid", data=valid[rows])
+
+    def _write_images(self, root, episode_path: Path, sync, rows: np.ndarray) -> None:
+        features = self.plan.images
+        if not features:
+            return
+        count = len(rows)
+        targets = {}
+        cameras = [f for f in features if f.kind == "image"]
+        for feature in features:
+            if feature.kind == "image" and self._encode is not None:
+                height, width, channels = feature.shape
+                chunk = max(4096, height * width * channels // 8)
+                dataset = self._dataset(root, feature, shape=(count, chunk), maxshape=(count, None), dtype=np.uint8,
+                                        chunks=(1, chunk))
+                dataset.attrs["encoding"] = "jpeg"
+                dataset.attrs["image_shape"] = list(feature.shape)
+            else:
+                dataset = self._dataset(root, feature, shape=(count,) + feature.shape, dtype=feature.dtype,
+                                        chunks=(1,) + feature.shape)
+            targets[feature.streams[0]] = (feature, dataset)
+        lengths = np.zeros((len(cameras), count), dtype=np.float32) if self._encode is not None else None
+        camera_row = {f.streams[0]: i for i, f in enumerate(cameras)}
+        for j, frames in enumerate(iter_frames(episode_path, sync, list(targets), frames=rows)):
+            for stream, frame in frames.items():
+                feature, dataset = targets[stream]
+                if frame.shape != feature.shape:
+                    raise ExportError(f"{stream}: frame {int(rows[j])} has shape {frame.shape}, the feature plan "
+                                      f"says {feature.shape} for {feature.key}")
+                if lengths is not None and feature.kind == "image":
+                    data = self._encode(frame)
+                    if len(data) > dataset.shape[1]:
+                        chunk = dataset.chunks[1]
+                        dataset.resize(-(-len(data) // chunk) * chunk, axis=1)
+                    dataset[j, : len(data)] = data
+                    lengths[camera_row[stream], j] = len(data)
+                else:
+                    dataset[j] = frame
+        if lengths is not None:
+            compress_len = root.create_dataset("compress_len", data=lengths)
+            compress_len.attrs["cameras"] = [f.streams[0] for f in cameras]
