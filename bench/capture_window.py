@@ -149,15 +149,6 @@ def stream_capture(stream: str, truth: StreamTruth | None, recorded_stamps: Iter
     )
 
 
-def published_between(truth: dict[str, StreamTruth], start_ns: int, end_ns: int) -> dict[str, int]:
-    """Per stream, messages published with a stamp in (start_ns, end_ns]."""
-    return {
-        name: int(np.searchsorted(t.published, end_ns, side="right") - np.searchsorted(t.published, start_ns,
-                                                                                          side="right"))
-        for name, t in truth.items()
-    }
-
-
 # --------------------------------------------------------------------------- processes
 
 
@@ -170,6 +161,35 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     # after "pid (comm)": state is field 3, utime field 14, stime field 15
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def user_process_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every user-space process now, by pid.
+
+    Per-process times are exact; the machine-wide counters of ``/proc/stat``
+    are sampled at timer ticks and undercount bursty work on this kind of VM.
+    Kernel threads (empty command line) are left out.
+    """
+    snapshot = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                if not file.read(1):
+                    continue
+        except OSError:
+            continue
+        seconds = cpu_seconds(pid)
+        if seconds is not None:
+            snapshot[pid] = seconds
+    return snapshot
+
+
+def other_cpu_seconds(before: dict[int, float], after: dict[int, float], exclude: set[int]) -> float:
+    """CPU seconds other processes used between two :func:`user_process_cpu` snapshots."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items() if pid not in exclude)
 
 
 def rss_bytes(pid: int) -> int | None:
