@@ -24,7 +24,7 @@ from collector.errors import EpisodeError
 EPISODE_FILE = "episode.json"
 SCHEMA_VERSION = 1
 STATUSES = ("recording", "complete", "discarded", "interrupted", "recovered")
-END_REASONS = ("", "operator", "duration", "disk_low", "shutdown", "error", "recovered")
+END_REASONS = ("", "operator", "duration", "disk_low", "backlog", "shutdown", "error", "recovered")
 
 
 @dataclass(kw_only=True)

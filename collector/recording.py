@@ -15,6 +15,7 @@ received, closes the bag (index + ``metadata.yaml``) and rewrites
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import threading
 import time
@@ -61,6 +62,7 @@ class RecorderConfig:
     flush_interval_s: float = 0.5
     max_episode_s: float = 0.0
     fsync: bool = True
+    max_backlog_bytes: int = 0  # 0: a quarter of physical memory, at least 1 GiB
 
     def __post_init__(self) -> None:
         if self.disk_reserve_bytes < 0:
@@ -71,6 +73,19 @@ class RecorderConfig:
             raise CollectorError(f"flush_interval_s must be within [0.01, 10], got {self.flush_interval_s}")
         if self.max_episode_s < 0:
             raise CollectorError(f"max_episode_s must be >= 0, got {self.max_episode_s}")
+        if self.max_backlog_bytes < 0:
+            raise CollectorError(f"max_backlog_bytes must be >= 0, got {self.max_backlog_bytes}")
+
+    @property
+    def backlog_limit_bytes(self) -> int:
+        """Received-but-unwritten bytes at which an episode is ended rather than risk memory."""
+        if self.max_backlog_bytes:
+            return self.max_backlog_bytes
+        try:
+            physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            physical = 4 << 30
+        return max(1 << 30, physical // 4)
 
 
 @dataclass
@@ -86,6 +101,9 @@ class _Episode:
     sequences: dict = field(default_factory=dict)
     transport_drops: list[int] = field(default_factory=list)
     stamped: list[bool] = field(default_factory=list)  # judge gaps on header.stamp
+    submitted_bytes: int = 0  # touched only by the subscription thread
+    overflowed: bool = False  # set by the subscription thread when the backlog limit is hit
+    written_bytes: int = 0  # touched only by the writer
 
 
 class Recorder:
@@ -108,6 +126,7 @@ class Recorder:
         self.last_stop_reason = ""
         self.bytes_written_total = 0
         self.free_disk_bytes = self._free_disk()
+        self._backlog_limit = config.backlog_limit_bytes
         self._episode: _Episode | None = None
         self._lock = threading.RLock()
         self._closing = False
@@ -222,8 +241,15 @@ class Recorder:
         let the writer count messages lost in transport exactly.
         """
         episode = self._episode
-        if episode is not None:
-            episode.queue.append((stream_index, data, receive_ns, publish_ns, publisher, sequence))
+        if episode is None or episode.overflowed:
+            return
+        if episode.submitted_bytes - episode.written_bytes > self._backlog_limit:
+            # The disk cannot keep up: stop taking data for this episode (memory stays
+            # bounded); the writer saves what was queued and ends the episode as "backlog".
+            episode.overflowed = True
+            return
+        episode.submitted_bytes += len(data)
+        episode.queue.append((stream_index, data, receive_ns, publish_ns, publisher, sequence))
 
     def stop(self, *, reason: str = "operator", discard: bool = False) -> EpisodeInfo:
         """End the current episode: drain, close the bag, finalise episode.json.
@@ -317,6 +343,7 @@ class Recorder:
         for _ in range(budget):
             index, data, receive_ns, publish_ns, publisher, sequence = queue.popleft()
             writer.write(channels[index], data, receive_ns, publish_ns)
+            episode.written_bytes += len(data)
             stats[index].add(receive_ns, len(data), header_stamp_ns(data) if stamped[index] else None)
             if sequence is not None:
                 key = (index, publisher)
@@ -349,6 +376,12 @@ class Recorder:
                             episode.info.notes.append(f"writer error: {err!r}")
                             self.stop(reason="error")
                             raise
+                        if episode.overflowed and not episode.queue:
+                            episode.info.notes.append(
+                                f"ended: more than {self._backlog_limit / 1e9:.2f} GB received but not yet "
+                                "written; the disk cannot keep up (messages after that point not recorded)"
+                            )
+                            self.stop(reason="backlog")
             now = time.monotonic()
             if now >= next_disk_check:
                 next_disk_check = now + _DISK_CHECK_S

@@ -119,3 +119,23 @@ def test_max_episode_duration_stops_by_itself(tmp_path):
 def test_config_rejects_bad_values(tmp_path, field, value):
     with pytest.raises(Exception, match=field):
         config(tmp_path, **{field: value})
+
+
+def test_writer_backlog_beyond_limit_ends_episode_cleanly(tmp_path):
+    recorder = Recorder(config(tmp_path, max_backlog_bytes=10_000))
+    try:
+        with recorder._lock:  # hold the writer so the queue builds up, as with a stalled disk
+            info = recorder.start()
+            for seq in range(50):
+                stamp = time.time_ns()
+                recorder.submit(INDEX["head_rgb"], stamped(stamp, b"\x00" * 1000), stamp, stamp)
+        deadline = time.monotonic() + 5
+        while recorder.recording and time.monotonic() < deadline:
+            time.sleep(0.05)
+        final = read_episode_info(tmp_path / "episodes" / info.episode_id)
+        assert (final.status, final.end_reason) == ("complete", "backlog")
+        # ~10 KB were taken (the limit), then nothing more: memory stayed bounded; all taken was written
+        assert 9 <= final.streams["head_rgb"].count <= 12
+        assert any("cannot keep up" in note for note in final.notes)
+    finally:
+        recorder.close()

@@ -16,7 +16,8 @@ Interface (relative to the node namespace, ``/collector`` by default):
   goes stale or an episode starts or ends; ``/diagnostics`` likewise.
 
 Parameters: ``rig``, ``out``, ``task``, ``operator``, ``disk_reserve_mb``,
-``flush_interval_s``, ``max_episode_s``, ``autostart``.
+``flush_interval_s``, ``max_episode_s``, ``max_backlog_mb`` (0: a quarter of RAM),
+``autostart``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def config_from_parameters(node: Node) -> RecorderConfig:
         "disk_reserve_mb": 1024,
         "flush_interval_s": 0.5,
         "max_episode_s": 0.0,
+        "max_backlog_mb": 0,
         "autostart": False,
     }
     values = {name: node.declare_parameter(name, default).value for name, default in declared.items()}
@@ -77,6 +79,7 @@ def config_from_parameters(node: Node) -> RecorderConfig:
         disk_reserve_bytes=int(values["disk_reserve_mb"]) * (1 << 20),
         flush_interval_s=float(values["flush_interval_s"]),
         max_episode_s=float(values["max_episode_s"]),
+        max_backlog_bytes=int(values["max_backlog_mb"]) * (1 << 20),
     )
 
 
