@@ -6,18 +6,24 @@ grouped in MCAP chunks; a chunk is finalized, written and flushed to the OS as s
 it is older than ``flush_interval_ns`` (by log time or by wall clock) or larger than
 ``chunk_size``. A writer killed with SIGKILL therefore leaves every completed chunk on
 disk, and :func:`collector.bag.recover.recover_bag` turns that into a complete bag.
+
+Uncompressed chunks (the default) are written by
+:class:`~collector.bag.mcap_records.UncompressedMcapWriter`, which never copies a message
+payload; compressed ones by ``mcap.writer.Writer``. Both produce the same MCAP layout.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 from mcap.writer import CompressionType, Writer
 
 from collector import __version__
+from collector.bag.mcap_records import UncompressedMcapWriter
 from collector.bag.metadata import (
     BagMetadata,
     FileRecord,
@@ -33,11 +39,33 @@ from collector.errors import BagError
 LIBRARY = f"collector {__version__} (mcap-python)"
 ROSBAG2_METADATA_NAME = "rosbag2"
 
-_COMPRESSION = {"none": CompressionType.NONE, "zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4}
 # opcode(1) + record length(8) + channel(2) + sequence(4) + log time(8) + publish time(8)
 _MESSAGE_OVERHEAD = 31
 _NEVER = 1 << 62  # chunk size handed to mcap: we finalize chunks ourselves
 _U64 = 1 << 64
+
+
+@dataclass(frozen=True)
+class _Storage:
+    """How one chunk compression is written: the file's buffering and its MCAP writer."""
+
+    buffering: int  # for open(): 0 = unbuffered, -1 = default buffer
+    make_writer: Callable[[BinaryIO], Any]  # stream -> object with mcap Writer's methods
+
+
+def _mcap_writer(compression: CompressionType) -> Callable[[BinaryIO], Writer]:
+    def make(stream: BinaryIO) -> Writer:
+        return Writer(stream, chunk_size=_NEVER, compression=compression, enable_crcs=True)
+
+    return make
+
+
+_STORAGE = {
+    # writes the caller's payload buffers with os.writev: no copy, no user-space buffer
+    "none": _Storage(buffering=0, make_writer=UncompressedMcapWriter),
+    "zstd": _Storage(buffering=-1, make_writer=_mcap_writer(CompressionType.ZSTD)),
+    "lz4": _Storage(buffering=-1, make_writer=_mcap_writer(CompressionType.LZ4)),
+}
 
 
 def _fdatasync(fd: int) -> None:
@@ -75,8 +103,8 @@ class BagWriter:
         compression: str = "none",
         fsync: bool = True,
     ) -> None:
-        if compression not in _COMPRESSION:
-            raise BagError(f"compression={compression!r} is not one of {', '.join(_COMPRESSION)}")
+        if compression not in _STORAGE:
+            raise BagError(f"compression={compression!r} is not one of {', '.join(_STORAGE)}")
         if not isinstance(chunk_size, int) or chunk_size <= 0:
             raise BagError(f"chunk_size={chunk_size!r} is not a positive int (bytes)")
         if not isinstance(flush_interval_ns, int) or flush_interval_ns <= 0:
@@ -88,19 +116,15 @@ class BagWriter:
         self._flush_interval_ns = flush_interval_ns
         self._fsync = fsync
         self._compression = compression
+        storage = _STORAGE[compression]
         self._mcap_path = self._path / f"{self._path.name}_0.mcap"
         try:
             self._path.mkdir(parents=True)
-            self._stream = open(self._mcap_path, "xb")
+            self._stream = open(self._mcap_path, "xb", buffering=storage.buffering)
         except OSError as err:
             raise BagError(f"cannot create bag {self._path}: {err.strerror or err}") from err
         try:
-            self._mcap = Writer(
-                self._stream,
-                chunk_size=_NEVER,
-                compression=_COMPRESSION[compression],
-                enable_crcs=True,
-            )
+            self._mcap = storage.make_writer(self._stream)
         except Exception as err:  # mcap raises UnsupportedCompressionError for missing codecs
             self._stream.close()
             raise BagError(f"cannot write {compression} chunks: {err}") from err
@@ -232,7 +256,9 @@ class BagWriter:
 
         Args:
             channel_id: id returned by :meth:`add_topic`.
-            data: serialized message bytes.
+            data: serialized message bytes (or a contiguous byte buffer). Uncompressed
+                chunks keep a reference to it, not a copy, until the chunk is written:
+                do not change a mutable buffer before the next :meth:`flush` or :meth:`close`.
             log_time_ns: receive time (MCAP log time), int ns since the epoch.
             publish_time_ns: sender's time (MCAP publish time), int ns since the epoch.
 
