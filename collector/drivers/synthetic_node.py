@@ -21,6 +21,7 @@ a subscriber). The whole Bao'an rig costs ~11% of a core without subscribers,
 from __future__ import annotations
 
 import dataclasses
+import math
 import struct
 import sys
 import threading
@@ -123,17 +124,23 @@ class CdrTemplate:
 
 # --------------------------------------------------------------------------- one outlet per stream
 
+PUBLISHER_HISTORY_S = 0.5
+
 
 class Outlet:
     """One stream: its publisher, its content source and its CDR template."""
 
     msg_type: type  # set by each subclass
 
-    def __init__(self, node: Node, stream: Stream, source):
+    def __init__(self, node: Node, stream: Stream, source, rate_hz: float):
         self.stream = stream
         self.source = source
         self.template = self.build()
-        self.publisher = node.create_publisher(self.msg_type, stream.topic, to_rclpy(stream.qos))
+        qos = to_rclpy(stream.qos)
+        # Keep half a second of messages for slow readers at the rate actually published,
+        # as a well-configured driver does (a 10-deep image history is 67 ms at 150 Hz).
+        qos.depth = max(qos.depth, math.ceil(rate_hz * PUBLISHER_HISTORY_S))
+        self.publisher = node.create_publisher(self.msg_type, stream.topic, qos)
 
     def build(self) -> CdrTemplate:
         raise NotImplementedError
@@ -285,8 +292,10 @@ class SyntheticRobot:
         self.rig = load_rig(config.rig)
         self.faults = config.load_faults([s.name for s in self.rig.streams])
         trajectory = TrajectoryModel(self.rig.robot, config.seed)
+        scale = config.rate_scale
         self.outlets = {
-            s.name: OUTLETS[s.role](node, s, make_source(s, trajectory, seed=config.seed, lead_ns=config.lead_ns))
+            s.name: OUTLETS[s.role](node, s, make_source(s, trajectory, seed=config.seed, lead_ns=config.lead_ns),
+                                    s.rate_hz * scale.get(s.role, 1.0))
             for s in self.rig.streams
         }
         self.truth = TruthWriter(config.truth_out) if config.truth_out else None

@@ -5,9 +5,12 @@ Fast DDS's default shared-memory segment is 512 KB, so every VGA image
 rig (4 cameras + ~2,100 small messages/s), that loses fragments, and the
 reliable repairs then hold back *every* topic of the participant: receive
 times out of order and up to ~1 s late, samples lost from full histories.
-With a 64 MB segment (``config/fastdds_large_data.xml``) the same load
-arrives in order within ~4 ms. Publishers need it as much as the recorder:
-the segment belongs to the writer.
+With a large segment (``config/fastdds_large_data.xml``, 512 MB: room for
+half a second of history of four cameras at several times their rate) the
+same load arrives in order within ~4 ms. Publishers need it as much as the
+recorder: the segment belongs to the writer. It is a sparse file in
+/dev/shm: memory is used only as buffers are touched, but /dev/shm must be
+large enough (Docker's default of 64 MB is not).
 """
 
 from __future__ import annotations
