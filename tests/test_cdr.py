@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from collector import cdr
+from collector.cdr import encode as cdr_encode
 from collector.cdr import (
     CdrError,
     decode_image,
@@ -63,12 +64,12 @@ def typestore():
 def with_padding_mask(encode, **kwargs) -> tuple[bytes, np.ndarray]:
     """The encoder's bytes and a mask of its padding bytes (those that follow the pad byte)."""
     plain = encode(**kwargs)
-    saved = cdr._PAD_BYTE
-    cdr._PAD_BYTE = b"\xaa"
+    saved = cdr_encode._PAD_BYTE
+    cdr_encode._PAD_BYTE = b"\xaa"
     try:
         marked = encode(**kwargs)
     finally:
-        cdr._PAD_BYTE = saved
+        cdr_encode._PAD_BYTE = saved
     assert len(plain) == len(marked)
     return plain, np.frombuffer(plain, np.uint8) != np.frombuffer(marked, np.uint8)
 
