@@ -11,4 +11,4 @@ out="out/demo/$(date +%Y%m%d_%H%M%S)"
   --episodes 2 --episode-seconds 5 --operator demo_op_01 \
   --task "把红色连接器插入主板 / insert the red connector into the board"
 .venv/bin/collector inspect "$out" --sync --plot "$out/sync.png"
-echo "episodes: $out  (sync plots: $out/sync_*.png)"
+echo "episodes: $out"

@@ -66,7 +66,7 @@ def _sync(target: Path, args):
         plot_path = args.plot
         if len(args.targets) > 1:
             plot_path = args.plot.with_name(f"{args.plot.stem}_{target.name}{args.plot.suffix or '.png'}")
-        plot_sync(result, plot_path)
+        args.plots_written.append(plot_sync(result, plot_path))
     return result
 
 
@@ -74,6 +74,7 @@ def run(args) -> int:
     if (args.plot or args.fps) and not args.sync:
         raise CollectorError("--plot and --fps need --sync")
     args.targets = _targets(args.path)
+    args.plots_written = []
     reports = []
     for target in args.targets:
         summary = inspect_bag(target)
@@ -98,6 +99,6 @@ def run(args) -> int:
 
             print(format_sync_report(synced))
             print()
-    if args.plot:
-        print(f"plot: {args.plot}")
+    for plot_path in args.plots_written:
+        print(f"plot: {plot_path}")
     return 2 if refused else 0

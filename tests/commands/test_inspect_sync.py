@@ -42,6 +42,7 @@ def test_sync_text_and_plot(faulty_episode, tmp_path, capsys):
     assert main(["inspect", str(faulty_episode), "--sync", "--plot", str(plot)]) == 0
     text = capsys.readouterr().out
     assert "offset ms" in text and "head_rgb" in text and "REFUSED" not in text
+    assert f"plot: {plot}" in text
     data = plot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
@@ -57,3 +58,15 @@ def test_refused_episode_exits_2_and_says_why(tmp_path, capsys):
 def test_plot_needs_sync(faulty_episode, tmp_path, capsys):
     assert main(["inspect", str(faulty_episode), "--plot", str(tmp_path / "x.png")]) == 1
     assert "--plot and --fps need --sync" in capsys.readouterr().err
+
+
+def test_folder_of_episodes_gets_one_plot_each(tmp_path, capsys):
+    folder = tmp_path / "session"
+    episodes = [write_synthetic_episode(folder, RIG, seconds=2, seed=seed).path for seed in (1, 2)]
+    plot = tmp_path / "sync.png"
+    assert main(["inspect", str(folder), "--sync", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert not plot.exists()
+    for episode in episodes:
+        expected = tmp_path / f"sync_{episode.name}.png"
+        assert expected.is_file() and f"plot: {expected}" in out
