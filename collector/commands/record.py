@@ -57,7 +57,7 @@ def run(args) -> int:
     _check_args(args)
     rig = load_rig(args.rig)  # fail early, before any process starts
     try:
-        import rclpy
+        from collector.ros.control import RecorderClient, ros_session
     except ImportError as err:
         raise CollectorError(
             "ROS 2 Python (rclpy) is not available: pip install 'collector[ros]', "
@@ -67,7 +67,6 @@ def run(args) -> int:
         # A demo robot must not leak onto (or hear) the site network.
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     from collector.processes import NodeProcess
-    from collector.ros.control import RecorderClient
     from collector.ros.dds import apply_transport_defaults
 
     apply_transport_defaults()  # this process and the nodes it starts
@@ -88,10 +87,9 @@ def run(args) -> int:
         processes.append(NodeProcess("synthetic_robot", "collector.drivers.synthetic_node", synthetic,
                                      log_path=logs / "synthetic_robot.log"))
     recorder = processes[0]
-    rclpy.init()
     episodes: list[Path] = []
     try:
-        with RecorderClient() as client:
+        with ros_session(), RecorderClient() as client:
             try:
                 client.wait_for_recorder(30.0, alive=recorder.alive)
             except CollectorError as err:
@@ -102,8 +100,6 @@ def run(args) -> int:
                 episodes = _interactive(client, args, recorder)
     finally:
         codes = {p.name: p.stop() for p in processes}
-        if rclpy.ok():
-            rclpy.shutdown()
     _print_summary(episodes, out)
     if codes.get("recorder", 0) not in (0, -2):
         print(f"warning: recorder exited with code {codes['recorder']}; log: {recorder.log_path}", file=sys.stderr)

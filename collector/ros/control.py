@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -17,6 +18,17 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from collector.errors import CollectorError
+
+
+@contextmanager
+def ros_session(args: list[str] | None = None):
+    """rclpy initialised for this process for the duration of the ``with`` block."""
+    rclpy.init(args=args)
+    try:
+        yield
+    finally:
+        if rclpy.ok():
+            rclpy.shutdown()
 
 
 class RecorderClient:
