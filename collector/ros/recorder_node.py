@@ -32,7 +32,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
@@ -57,29 +57,53 @@ def message_class(msgtype: str):
         raise CollectorError(f"message type {msgtype!r} is not installed ({err})") from err
 
 
-def config_from_parameters(node: Node) -> RecorderConfig:
+_PARAMETERS = {  # name: (default, type it is converted to)
+    "rig": ("baoan_humanoid", str),
+    "out": ("episodes", str),
+    "task": ("", str),
+    "operator": ("", str),
+    "disk_reserve_mb": (1024, int),
+    "flush_interval_s": (0.5, float),
+    "max_episode_s": (0.0, float),
+    "max_backlog_mb": (0, int),
+    "batch_ms": (5.0, float),
+    "autostart": (False, bool),
+}
+
+
+def _convert(name: str, value, kind):
+    """``-p x:=5`` arrives as an int where a float is meant (and vice versa): accept both."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+        return str(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if kind is float or float(value).is_integer():
+            return kind(value)
+    raise CollectorError(f"parameter {name}: expected {kind.__name__}, got {value!r}")
+
+
+def parameter_values(node: Node) -> dict:
+    """Declare the recorder's parameters (loosely typed) and return them converted."""
+    loose = ParameterDescriptor(dynamic_typing=True)
+    return {name: _convert(name, node.declare_parameter(name, default, loose).value, kind)
+            for name, (default, kind) in _PARAMETERS.items()}
+
+
+def config_from_parameters(values: dict) -> RecorderConfig:
     """The one place ROS parameters become a :class:`RecorderConfig`."""
-    declared = {
-        "rig": "baoan_humanoid",
-        "out": "episodes",
-        "task": "",
-        "operator": "",
-        "disk_reserve_mb": 1024,
-        "flush_interval_s": 0.5,
-        "max_episode_s": 0.0,
-        "max_backlog_mb": 0,
-        "autostart": False,
-    }
-    values = {name: node.declare_parameter(name, default).value for name, default in declared.items()}
     return RecorderConfig(
         rig=load_rig(values["rig"]),
         out=Path(values["out"]).expanduser(),
         task=values["task"],
         operator=values["operator"],
-        disk_reserve_bytes=int(values["disk_reserve_mb"]) * (1 << 20),
-        flush_interval_s=float(values["flush_interval_s"]),
-        max_episode_s=float(values["max_episode_s"]),
-        max_backlog_bytes=int(values["max_backlog_mb"]) * (1 << 20),
+        disk_reserve_bytes=values["disk_reserve_mb"] * (1 << 20),
+        flush_interval_s=values["flush_interval_s"],
+        max_episode_s=values["max_episode_s"],
+        max_backlog_bytes=values["max_backlog_mb"] * (1 << 20),
     )
 
 
@@ -88,7 +112,8 @@ class RecorderNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__("recorder", namespace="/collector", **kwargs)
-        self.config = config_from_parameters(self)
+        self.parameters = parameter_values(self)
+        self.config = config_from_parameters(self.parameters)
         self.recorder = Recorder(self.config)
         self.board = HealthBoard(self.config.rig.streams)
         self._stale: set[str] = set()
@@ -111,7 +136,7 @@ class RecorderNode(Node):
             f"recording rig {rig.rig} ({len(rig.streams)} streams) into {self.config.out}; "
             f"services {self.get_namespace()}/start|stop|discard|label"
         )
-        if self.get_parameter("autostart").value:
+        if self.parameters["autostart"]:
             self._start()
 
     def _subscribe(self, index: int, stream):
@@ -238,6 +263,26 @@ class RecorderNode(Node):
         self.recorder.close()
 
 
+class BatchingExecutor(SingleThreadedExecutor):
+    """Pauses ``pause_s`` before each wait so one wait cycle serves many messages.
+
+    rclpy rebuilds its wait set in Python on every cycle; with ~2,000 small
+    messages/s that overhead dominates the recorder's CPU. Our callbacks drain
+    their subscription, so after a short pause one cycle takes everything that
+    arrived. Receive times are the DDS timestamps, unaffected by the pause;
+    reader queues hold a second of messages.
+    """
+
+    def __init__(self, pause_s: float):
+        super().__init__()
+        self._pause_s = pause_s
+
+    def _wait_for_ready_callbacks(self, *args, **kwargs):
+        if self._pause_s > 0:
+            time.sleep(self._pause_s)
+        yield from super()._wait_for_ready_callbacks(*args, **kwargs)
+
+
 class _Diagnostics:
     """Mirror of the status on ``/diagnostics`` for standard ROS tools (rqt_robot_monitor)."""
 
@@ -276,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     node = None
     try:
         node = RecorderNode()
-        executor = SingleThreadedExecutor()
+        executor = BatchingExecutor(node.parameters["batch_ms"] / 1000.0)
         executor.add_node(node)
         executor.spin()
     except CollectorError as err:
