@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from collector import __version__
+from collector.bag.msgdef import has_header
 from collector.errors import EpisodeError
+from collector.rig import Rig, Stream
 
 EPISODE_FILE = "episode.json"
 SCHEMA_VERSION = 1
@@ -87,6 +89,11 @@ class StreamStats:
         self.count += 1
         self.bytes += size
 
+    @classmethod
+    def for_stream(cls, stream: Stream) -> StreamStats:
+        """Empty statistics for a rig stream."""
+        return cls(topic=stream.topic, type=stream.type, role=stream.role, nominal_rate_hz=stream.rate_hz)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["rate_hz"] = round(self.rate_hz, 3)
@@ -145,6 +152,35 @@ class EpisodeInfo:
             raise EpisodeError(f"{source}: not a valid episode.json ({err})") from err
         except EpisodeError as err:  # bad status/end_reason: say which file holds it
             raise EpisodeError(f"{source}: {err}") from err
+
+
+def gaps_on_stamp(stream: Stream) -> bool:
+    """Whether a stream's gaps are judged on its ``header.stamp`` (header clock, stamped type)."""
+    return stream.clock == "header" and has_header(stream.type)
+
+
+def open_episode(writer, rig: Rig, streams: tuple[Stream, ...] | list[Stream], *, task: str, operator: str,
+                 start_ns: int) -> tuple[list[int], EpisodeInfo]:
+    """Describe a new episode in its bag and return (channel ids per stream, initial EpisodeInfo).
+
+    ``writer`` is the episode's open :class:`~collector.bag.writer.BagWriter`. What
+    every raw episode carries, recorded live or written in process: one topic per
+    stream with its QoS, the rig profile as an attachment, the episode identity as
+    MCAP metadata; the info has empty statistics for every stream.
+    """
+    episode_id = writer.path.name
+    channels = [writer.add_topic(s.topic, s.type, qos=s.qos) for s in streams]
+    writer.add_attachment("rig_profile.yaml", rig.text.encode("utf-8"), "application/yaml")
+    writer.add_metadata(
+        "collector_episode",
+        {"episode_id": episode_id, "rig": rig.rig, "site": rig.site, "robot": rig.robot.model, "operator": operator},
+    )
+    info = EpisodeInfo(
+        episode_id=episode_id, rig=rig.rig, site=rig.site, robot=rig.robot.model, task=task, operator=operator,
+        start_ns=start_ns, bag=writer.mcap_path.name, software=software_versions(),
+        streams={s.name: StreamStats.for_stream(s) for s in streams},
+    )
+    return channels, info
 
 
 def software_versions() -> dict[str, str]:

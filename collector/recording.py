@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collector.bag.inspect import header_stamp_ns
-from collector.bag.msgdef import has_header
 from collector.bag.writer import BagWriter
 from collector.episode import (
     EpisodeInfo,
     StreamStats,
+    gaps_on_stamp,
     new_episode_dir,
+    open_episode,
     read_episode_info,
-    software_versions,
     write_episode_info,
 )
 from collector.errors import CollectorError, DiskSpaceError, EpisodeError
@@ -199,37 +199,16 @@ class Recorder:
                 fsync=self.config.fsync,
             )
             try:
-                channels = [writer.add_topic(s.topic, s.type, qos=s.qos) for s in self.rig.streams]
-                writer.add_attachment("rig_profile.yaml", self.rig.text.encode("utf-8"), "application/yaml")
-                writer.add_metadata(
-                    "collector_episode",
-                    {"episode_id": path.name, "rig": self.rig.rig, "site": self.rig.site,
-                     "robot": self.rig.robot.model, "operator": self.operator},
-                )
-                info = EpisodeInfo(
-                    episode_id=path.name,
-                    rig=self.rig.rig,
-                    site=self.rig.site,
-                    robot=self.rig.robot.model,
-                    task=self.task,
-                    operator=self.operator,
-                    start_ns=time.time_ns(),
-                    bag=writer.mcap_path.name,
-                    software=software_versions(),
-                )
-                stats = [
-                    StreamStats(topic=s.topic, type=s.type, role=s.role, nominal_rate_hz=s.rate_hz)
-                    for s in self.rig.streams
-                ]
-                info.streams = {s.name: st for s, st in zip(self.rig.streams, stats)}
+                channels, info = open_episode(writer, self.rig, self.rig.streams, task=self.task,
+                                              operator=self.operator, start_ns=time.time_ns())
                 write_episode_info(path, info)
             except BaseException:
                 writer.close()
                 raise
             self._episode = _Episode(
-                path=path, info=info, writer=writer, channels=channels, stats=stats,
+                path=path, info=info, writer=writer, channels=channels, stats=list(info.streams.values()),
                 transport_drops=[0] * len(channels),
-                stamped=[s.clock == "header" and has_header(s.type) for s in self.rig.streams],
+                stamped=[gaps_on_stamp(s) for s in self.rig.streams],
             )
             return info
 

@@ -8,7 +8,7 @@ from collector.bag.inspect import header_stamp_ns
 from collector.bag.msgdef import definition_has_header
 from collector.bag.reader import open_bag
 from collector.bag.recover import RecoverResult, recover_bag
-from collector.episode import EPISODE_FILE, read_episode_info, write_episode_info
+from collector.episode import EPISODE_FILE, StreamStats, read_episode_info, write_episode_info
 from collector.errors import EpisodeError
 
 
@@ -31,23 +31,19 @@ def recover_episode(path: Path) -> RecoverResult:
     info = read_episode_info(path)
     if info.status not in ("recording", "interrupted") and result.already_complete:
         return result
-    counts: dict[str, int] = {}
     last_ns = info.start_ns
     with open_bag(path) as bag:
-        by_topic = {stats.topic: stats for stats in info.streams.values()}
         stamped = {t.name: definition_has_header(t.msgdef) for t in bag.topics}
-        for stats in by_topic.values():
-            stats.count = 0
-            stats.bytes = 0
-            stats.first_receive_ns = stats.last_receive_ns = None
-            stats.largest_gap_ns = stats.gaps = stats.missing = 0
-            stats.last_time_ns = None
+        # Recount from what the bag now holds; transport drops cannot be recounted, keep them.
+        by_topic = {}
+        for name, old in info.streams.items():
+            info.streams[name] = by_topic[old.topic] = StreamStats(
+                topic=old.topic, type=old.type, role=old.role, nominal_rate_hz=old.nominal_rate_hz, drops=old.drops)
         for message in bag.messages():
             stats = by_topic.get(message.topic)
             if stats is not None:
                 stamp = header_stamp_ns(message.data) if stamped.get(message.topic) else None
                 stats.add(message.log_time_ns, len(message.data), stamp)
-            counts[message.topic] = counts.get(message.topic, 0) + 1
             last_ns = max(last_ns, message.log_time_ns)
     if info.stop_ns is None:
         info.stop_ns = last_ns

@@ -32,7 +32,6 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from collector.bag.msgdef import has_header
 from collector.bag.writer import BagWriter
 from collector.cdr import encode_image, encode_imu, encode_joint_state, encode_wrench
 from collector.drivers.synthetic import (
@@ -47,7 +46,7 @@ from collector.drivers.synthetic import (
     make_source,
     parse_faults,
 )
-from collector.episode import EpisodeInfo, StreamStats, new_episode_dir, software_versions, write_episode_info
+from collector.episode import EpisodeInfo, StreamStats, gaps_on_stamp, new_episode_dir, open_episode, write_episode_info
 from collector.rig import ROLES, Rig, Stream
 
 TRUTH_FILE = "truth.jsonl"
@@ -250,16 +249,15 @@ class _Outlet:
 
     __slots__ = ("stream", "source", "message", "latency", "channel", "stats", "stamped", "last_receive_ns")
 
-    def __init__(self, stream: Stream, source, latency: Callable[[], tuple[int, int]], channel: int) -> None:
+    def __init__(self, stream: Stream, source, latency: Callable[[], tuple[int, int]], channel: int,
+                 stats: StreamStats) -> None:
         self.stream = stream
         self.source = source
         self.message = MESSAGES[stream.role]
         self.latency = latency
         self.channel = channel
-        self.stats = StreamStats(topic=stream.topic, type=stream.type, role=stream.role,
-                                 nominal_rate_hz=stream.rate_hz)
-        # as the recorder: gaps are judged on header.stamp for header-clock streams
-        self.stamped = stream.clock == "header" and has_header(stream.type)
+        self.stats = stats
+        self.stamped = gaps_on_stamp(stream)  # as the recorder judges gaps
         self.last_receive_ns = -1
 
 
@@ -329,28 +327,18 @@ def write_synthetic_episode(
     path = new_episode_dir(out_dir, rig.rig, now_ns=start_ns)
     writer = BagWriter(path, chunk_size=chunk_size, compression=compression, fsync=fsync)
     try:
+        channels, info = open_episode(writer, rig, selected, task=task, operator=operator, start_ns=start_ns)
         outlets = [
-            _Outlet(s, source, latency.sampler(s, seed), writer.add_topic(s.topic, s.type, qos=s.qos))
-            for s, source in zip(selected, sources)
+            _Outlet(s, source, latency.sampler(s, seed), channel, info.streams[s.name])
+            for s, source, channel in zip(selected, sources, channels)
         ]
-        writer.add_attachment("rig_profile.yaml", rig.text.encode("utf-8"), "application/yaml")
-        writer.add_metadata(
-            "collector_episode",
-            {"episode_id": path.name, "rig": rig.rig, "site": rig.site, "robot": rig.robot.model,
-             "operator": operator},
-        )
-        info = EpisodeInfo(
-            episode_id=path.name, rig=rig.rig, site=rig.site, robot=rig.robot.model, task=task,
-            operator=operator, start_ns=start_ns, bag=writer.mcap_path.name, software=software_versions(),
-            streams={o.stream.name: o.stats for o in outlets},
-            notes=["synthetic episode written in process (collector.drivers.synthetic_episode)"],
-            extra={"synthetic": {
-                "seed": seed, "seconds": seconds, "camera_rate_scale": camera_rate_scale, "lead_ns": lead_ns,
-                "faults": {name: asdict(value) for name, value in fault_map.items()},
-                "latency": latency.to_dict(),
-                "truth": TRUTH_FILE if write_truth else None,
-            }},
-        )
+        info.notes.append("synthetic episode written in process (collector.drivers.synthetic_episode)")
+        info.extra["synthetic"] = {
+            "seed": seed, "seconds": seconds, "camera_rate_scale": camera_rate_scale, "lead_ns": lead_ns,
+            "faults": {name: asdict(value) for name, value in fault_map.items()},
+            "latency": latency.to_dict(),
+            "truth": TRUTH_FILE if write_truth else None,
+        }
         write_episode_info(path, info)
     except BaseException:
         writer.close()

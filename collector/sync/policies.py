@@ -141,7 +141,7 @@ class Linear(Policy):
     def align(self, times_ns, grid_ns, limit_ns):
         grid_ns = np.asarray(grid_ns, dtype=np.int64)
         times, order = _sorted(times_ns)
-        n, k = len(times), len(grid_ns)
+        n = len(times)
         if n == 0:
             return _empty(grid_ns)
         after = np.searchsorted(times, grid_ns, side="right")  # first sample strictly after the frame
