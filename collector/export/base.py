@@ -6,13 +6,21 @@ dataset. Writers never overwrite what they did not create: a writer that cannot
 append refuses an existing non-empty folder; one that can append (``appends = True``)
 adds after what is there. Files are written under a temporary name and renamed when
 complete, so an export killed at any moment leaves the previous dataset loadable.
+
+Adding an episode has two halves so the heavy one can run elsewhere:
+:meth:`DatasetWriter.prepare_part` (a classmethod: decode, encode, convert into a
+scratch folder; worker processes and Ray nodes run it) and :meth:`DatasetWriter.commit`
+(on the writer: make the part the dataset's next episode). :meth:`add_episode` does
+both in this process.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from collector.episode import EpisodeInfo
 from collector.export.errors import ExportError
@@ -76,21 +84,77 @@ class DatasetWriter(ABC):
         if sync.frames == 0:
             raise ExportError(f"{where}: the sync result has no frames")
 
+    # -- episodes: prepared anywhere (a worker process, a Ray node), committed here -----------
+
+    @classmethod
     @abstractmethod
-    def add_episode(self, episode_path: Path, sync, info: EpisodeInfo) -> None:
-        """Write one synchronised episode, completely or (on any error) not at all.
+    def prepare_part(cls, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any], episode_path: Path,
+                     sync, info: EpisodeInfo, scratch: Path, progress: Callable[[int, int], None] | None = None):
+        """The per-episode work (conversion, encoding) into the empty folder ``scratch``,
+        without touching the dataset; returns a small picklable part naming its files
+        relative to ``scratch`` (attribute ``scratch`` holds the folder).
+
+        ``progress(done, total)`` is called as frames are converted.
+
+        Raises:
+            ExportError: the episode does not fit the plan or cannot be converted.
+            BagError: the episode's bag cannot be read.
+        """
+
+    @abstractmethod
+    def commit(self, part) -> None:
+        """Add a prepared part to the dataset as its next episode and remove its scratch
+        folder; completely or (on any error) not at all.
+
+        Raises:
+            ExportError: closed writer, or a part that does not match the dataset.
+        """
+
+    def new_scratch(self) -> Path:
+        """A new empty folder for one part, on the dataset's filesystem (removed by
+        :meth:`commit`, :meth:`close` and :meth:`abort`)."""
+        self._scratch_count = getattr(self, "_scratch_count", 0) + 1
+        path = self.scratch_root / f"part-{self._scratch_count:06d}"
+        path.mkdir(parents=True)
+        return path
+
+    @property
+    def scratch_root(self) -> Path:
+        """Where parts are prepared (see :meth:`new_scratch`)."""
+        return self.root / f".collector-scratch-{os.getpid()}"
+
+    def add_episode(self, episode_path: Path, sync, info: EpisodeInfo,
+                    progress: Callable[[int, int], None] | None = None) -> None:
+        """Prepare and commit one synchronised episode, completely or (on any error) not at all.
 
         Args:
             episode_path: the raw episode (images are streamed from its bag).
             sync: its :class:`~collector.sync.SyncResult`.
             info: its ``episode.json`` (:func:`collector.episode.read_episode_info`).
+            progress: ``progress(done, total)`` frames, optional.
 
         Raises:
             ExportError: the episode does not fit the dataset or cannot be converted.
+            BagError: the episode's bag cannot be read.
         """
+        if self.closed:
+            raise ExportError(f"{self.name} writer for {self.root} is closed")
+        self.check_episode(sync)
+        scratch = self.new_scratch()
+        try:
+            part = self.prepare_part(plan=self.plan, fps=self.fps, options=self.options,
+                                     episode_path=Path(episode_path), sync=sync, info=info, scratch=scratch,
+                                     progress=progress)
+            self.commit(part)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def remove_scratch(self) -> None:
+        shutil.rmtree(self.scratch_root, ignore_errors=True)
 
     def close(self) -> None:
         """Finish the dataset (idempotent)."""
+        self.remove_scratch()
         self.closed = True
 
     def abort(self) -> None:

@@ -23,9 +23,10 @@ key) and, where it has them, ``names``. Root attrs add task, success, episode_id
 site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path).
 
 Numbering continues after the episodes already in the folder (appending). Each file
-is written as ``episode_<i>.hdf5.tmp``, fsynced and linked to its final name (never
-replacing a file), so a crash leaves no partial episode; leftover ``.tmp`` files of a
-killed export are removed by the next one. Images stream frame by frame (datasets
+is written in a scratch folder inside the dataset folder (``.collector-scratch-<pid>``),
+fsynced and hard-linked to its final name (never replacing a file), so a crash leaves
+no partial episode; what a killed export left (scratch folders, ``.tmp`` files) is
+removed by the next one. Images stream frame by frame (datasets
 chunked per frame), so memory stays bounded whatever the episode length.
 
 Options: ``compress`` (JPEG images, default False), ``jpeg_quality`` (1-100, default
@@ -41,6 +42,8 @@ import io
 import json
 import os
 import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -53,6 +56,7 @@ from collector.export.errors import ExportError
 from collector.export.features import Feature, FeaturePlan, episode_valid_mask, feature_values
 from collector.export.frames import iter_frames
 from collector.export.registry import register
+from collector.export.transaction import fsync_path
 
 EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 TMP_SUFFIX = ".tmp"
@@ -91,23 +95,6 @@ def _jpeg_encoder(quality: int) -> Callable[[np.ndarray], np.ndarray]:
     return encode
 
 
-def _fsync_path(path: Path, *, directory: bool = False) -> None:
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        if directory:
-            return  # not every platform opens directories
-        raise
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not directory:
-            raise
-    finally:
-        os.close(fd)
-
-
 @register("hdf5")
 class Hdf5Writer(DatasetWriter):
     """ALOHA/ACT HDF5 episodes in ``root``; appends after existing ``episode_<i>.hdf5``.
@@ -123,32 +110,15 @@ class Hdf5Writer(DatasetWriter):
 
     def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
         super().__init__(root, plan=plan, fps=fps, options=options)
-        opts = self.options
-        if not isinstance(opts["compress"], bool):
-            raise ExportError(f"hdf5: option compress={opts['compress']!r} is not true or false")
-        quality = opts["jpeg_quality"]
-        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
-            raise ExportError(f"hdf5: option jpeg_quality={quality!r} is not an integer in 1..100")
-        if opts["invalid"] not in ("drop", "keep"):
-            raise ExportError(f"hdf5: option invalid={opts['invalid']!r} is not 'drop' or 'keep'")
-        if opts["sim"] is not None and not isinstance(opts["sim"], bool):
-            raise ExportError(f"hdf5: option sim={opts['sim']!r} is not true, false or unset")
-        for key in ("observation.state", "action"):
-            if key not in plan:
-                raise ExportError(f"hdf5: the ACT layout needs {key!r}, rig {plan.rig!r} gives none "
-                                  f"(features: {', '.join(plan.keys())})")
-        try:
-            import h5py
-        except ImportError as err:
-            raise ExportError("the hdf5 format needs h5py (pip install h5py)") from err
-        self._h5py = h5py
-        self._encode = _jpeg_encoder(quality) if opts["compress"] else None
+        _check(plan, self.options)
         if self.root.exists() and not self.root.is_dir():
             raise ExportError(f"{self.root} exists and is not a folder, not overwriting")
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_fd = self._lock()
         for stale in self.root.glob(f"episode_*.hdf5{TMP_SUFFIX}"):
             stale.unlink()  # a killed export's partial file: never a dataset episode
+        for stale in self.root.glob(".collector-scratch-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # a killed export's parts (we hold the lock)
         self.written: list[Path] = []
 
     # -- folder --------------------------------------------------------------------------
@@ -180,45 +150,110 @@ class Hdf5Writer(DatasetWriter):
 
     # -- episodes ------------------------------------------------------------------------
 
-    def add_episode(self, episode_path: Path, sync, info: EpisodeInfo) -> None:
-        """Write ``episode_<i>.hdf5`` (see the module doc); nothing is left on any error.
+    @classmethod
+    def prepare_part(cls, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any], episode_path: Path,
+                     sync, info: EpisodeInfo, scratch: Path, progress: Callable[[int, int], None] | None = None
+                     ) -> Hdf5Part:
+        """Write the episode as ``scratch/episode.hdf5`` (see the module doc).
 
         Raises:
-            ExportError: closed writer, a sync result that does not fit, no valid frame,
-                an image that does not match the rig.
+            ExportError: a sync result without valid frames, an image that does not
+                match the rig, bad options.
             BagError: the episode's bag cannot be read.
+        """
+        options = {**cls.OPTIONS, **options}
+        _check(plan, options)
+        episode = _EpisodeFile(plan, fps, options)
+        return episode.write(Path(episode_path), sync, info, Path(scratch), progress)
+
+    def commit(self, part: Hdf5Part) -> None:
+        """Link ``episode.hdf5`` of the part into the folder as ``episode_<i>.hdf5`` (never
+        replacing a file) and remove the part.
+
+        Raises:
+            ExportError: closed writer, or the final name exists already.
         """
         if self.closed:
             raise ExportError(f"hdf5 writer for {self.root} is closed")
-        self.check_episode(sync)
+        partial = Path(part.scratch) / part.file
+        final = self.root / f"episode_{self.next_index()}.hdf5"
+        try:
+            fsync_path(partial)
+            try:
+                os.link(partial, final)  # fails instead of replacing an existing file
+            except FileExistsError as err:
+                raise ExportError(f"{final} exists already, not overwriting") from err
+            except OSError:  # no hard links here (or another filesystem): copy under a temp name, rename
+                if final.exists():
+                    raise ExportError(f"{final} exists already, not overwriting") from None
+                temporary = final.with_name(final.name + TMP_SUFFIX)
+                shutil.copyfile(partial, temporary)
+                fsync_path(temporary)
+                os.rename(temporary, final)
+            fsync_path(self.root, directory=True)
+        finally:
+            shutil.rmtree(part.scratch, ignore_errors=True)
+        self.written.append(final)
+        self.episodes_written += 1
+
+
+@dataclass(kw_only=True)
+class Hdf5Part:
+    """A prepared episode: ``scratch/file`` is the complete HDF5 file."""
+
+    scratch: str
+    file: str
+    episode_id: str
+    frames: int
+
+
+def _check(plan: FeaturePlan, opts: Mapping[str, Any]) -> None:
+    if not isinstance(opts["compress"], bool):
+        raise ExportError(f"hdf5: option compress={opts['compress']!r} is not true or false")
+    quality = opts["jpeg_quality"]
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ExportError(f"hdf5: option jpeg_quality={quality!r} is not an integer in 1..100")
+    if opts["invalid"] not in ("drop", "keep"):
+        raise ExportError(f"hdf5: option invalid={opts['invalid']!r} is not 'drop' or 'keep'")
+    if opts["sim"] is not None and not isinstance(opts["sim"], bool):
+        raise ExportError(f"hdf5: option sim={opts['sim']!r} is not true, false or unset")
+    for key in ("observation.state", "action"):
+        if key not in plan:
+            raise ExportError(f"hdf5: the ACT layout needs {key!r}, rig {plan.rig!r} gives none "
+                              f"(features: {', '.join(plan.keys())})")
+    try:
+        import h5py  # noqa: F401
+    except ImportError as err:
+        raise ExportError("the hdf5 format needs h5py (pip install h5py)") from err
+
+
+class _EpisodeFile:
+    """Writes one episode's HDF5 file."""
+
+    def __init__(self, plan: FeaturePlan, fps: float, options: Mapping[str, Any]):
+        import h5py
+
+        self._h5py = h5py
+        self.plan, self.fps, self.options = plan, float(fps), options
+        self._encode = _jpeg_encoder(options["jpeg_quality"]) if options["compress"] else None
+
+    def write(self, episode_path: Path, sync, info: EpisodeInfo, scratch: Path,
+              progress: Callable[[int, int], None] | None) -> Hdf5Part:
         valid = episode_valid_mask(sync, self.plan)
         rows = np.flatnonzero(valid) if self.options["invalid"] == "drop" else np.arange(sync.frames)
         if len(rows) == 0:
             raise ExportError(f"{sync.episode or episode_path}: no frame where the required, state and action "
                               "streams are all valid")
-        final = self.root / f"episode_{self.next_index()}.hdf5"
-        partial = final.with_name(final.name + TMP_SUFFIX)
+        path = scratch / "episode.hdf5"
         try:
-            with self._h5py.File(partial, "w-", rdcc_nbytes=CHUNK_CACHE_BYTES) as root:
+            with self._h5py.File(path, "w-", rdcc_nbytes=CHUNK_CACHE_BYTES) as root:
                 self._write_attrs(root, sync, info, rows)
                 self._write_numeric(root, sync, rows, valid)
-                self._write_images(root, Path(episode_path), sync, rows)
-            _fsync_path(partial)
-            try:
-                os.link(partial, final)  # fails instead of replacing an existing file
-            except FileExistsError as err:
-                raise ExportError(f"{final} exists already, not overwriting") from err
-            except OSError:  # no hard links on this filesystem: rename after a last check
-                if final.exists():
-                    raise ExportError(f"{final} exists already, not overwriting") from None
-                os.rename(partial, final)
-            partial.unlink(missing_ok=True)
-            _fsync_path(self.root, directory=True)
+                self._write_images(root, episode_path, sync, rows, progress)
         except BaseException:
-            partial.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             raise
-        self.written.append(final)
-        self.episodes_written += 1
+        return Hdf5Part(scratch=str(scratch), file=path.name, episode_id=info.episode_id, frames=len(rows))
 
     def _sim(self, info: EpisodeInfo, sync) -> bool:
         if self.options["sim"] is not None:
@@ -267,9 +302,11 @@ class Hdf5Writer(DatasetWriter):
         root.create_dataset("frame_index", data=rows.astype(np.int64))
         root.create_dataset("valid", data=valid[rows])
 
-    def _write_images(self, root, episode_path: Path, sync, rows: np.ndarray) -> None:
+    def _write_images(self, root, episode_path: Path, sync, rows: np.ndarray, progress) -> None:
         features = self.plan.images
         if not features:
+            if progress is not None:
+                progress(len(rows), len(rows))
             return
         count = len(rows)
         targets = {}
@@ -303,6 +340,8 @@ class Hdf5Writer(DatasetWriter):
                     lengths[camera_row[stream], j] = len(data)
                 else:
                     dataset[j] = frame
+            if progress is not None and (j % 16 == 15 or j == count - 1):
+                progress(j + 1, count)
         if lengths is not None:
             compress_len = root.create_dataset("compress_len", data=lengths)
             compress_len.attrs["cameras"] = [f.streams[0] for f in cameras]

@@ -18,6 +18,7 @@ WRITERS: dict[str, type[DatasetWriter]] = {}
 # format name -> module that registers it when imported
 BUILTIN_FORMATS: dict[str, str] = {
     "hdf5": "collector.export.hdf5",
+    "lerobot": "collector.export.lerobot.writer",
 }
 
 

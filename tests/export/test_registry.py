@@ -31,7 +31,11 @@ def test_register_and_refuse_overwrite(tmp_path, monkeypatch):
     class Dummy(DatasetWriter):
         OPTIONS = {"level": 1}
 
-        def add_episode(self, episode_path, sync, info):
+        @classmethod
+        def prepare_part(cls, **kwargs):
+            return None
+
+        def commit(self, part):
             pass
 
     assert registry.get_writer("dummy") is Dummy and Dummy.name == "dummy"

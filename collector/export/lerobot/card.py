@@ -1,0 +1,93 @@
+"""The dataset card: README.md with the YAML front matter the Hugging Face Hub reads.
+
+Front matter: license, task category, tags (LeRobot, robot, rig, sites), size
+category and the parquet ``configs`` the Hub's viewer uses. Body: what the data is,
+counts per task and label, fps, every feature with its names, how time was aligned
+(the ``time.*`` columns), and info.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from collector.export.lerobot import layout
+
+
+def _size_category(frames: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if frames < limit:
+            return name
+    return "n>10M"
+
+
+def episode_rows(root: Path) -> list[dict]:
+    """Every episodes-table row (without the stats columns)."""
+    rows = []
+    for table in layout.read_tables(root / "meta" / "episodes"):
+        keep = [n for n in table.column_names if not n.startswith("stats/")]
+        rows.extend(table.select(keep).to_pylist())
+    return rows
+
+
+def card_text(info: Mapping[str, Any], rows: list[dict], options: Mapping[str, Any]) -> str:
+    """The README.md of a dataset with ``info`` and episodes ``rows``."""
+    extra = info.get("collector", {})
+    tags = ["LeRobot", "robotics", "humanoid", "collector", str(info.get("robot_type", ""))]
+    tags += [f"rig:{r}" for r in extra.get("rigs", [])] + [f"site:{s}" for s in extra.get("sites", [])]
+    front = {
+        "license": options.get("license") or extra.get("license") or "apache-2.0",
+        "task_categories": ["robotics"],
+        "tags": [t for t in dict.fromkeys(tags) if t],
+        "size_categories": [_size_category(int(info["total_frames"]))],
+        "configs": [{"config_name": "default", "data_files": "data/*/*.parquet"}],
+    }
+    tasks = Counter(task for row in rows for task in row.get("tasks") or [])
+    labels = Counter({True: "success", False: "failure", None: "unlabelled"}[row.get("success")] for row in rows)
+    name = options.get("repo_id") or f"{info.get('robot_type')} demonstrations"
+    lines = [
+        "---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip(), "---", "",
+        f"# {name}", "",
+        f"Demonstrations recorded on the **{info.get('robot_type')}** humanoid "
+        f"(rig{'s' if len(extra.get('rigs', [])) > 1 else ''} {', '.join(extra.get('rigs', [])) or '?'}, "
+        f"site{'s' if len(extra.get('sites', [])) > 1 else ''} {', '.join(extra.get('sites', [])) or '?'}) "
+        "with collector and exported in the LeRobot v3.0 format "
+        "(`LeRobotDataset(repo_id, root=...)` loads it).", "",
+        "| | |", "|---|---|",
+        f"| episodes | {info['total_episodes']} |",
+        f"| frames | {info['total_frames']} |",
+        f"| fps | {info['fps']} |",
+        f"| tasks | {info['total_tasks']} |",
+        f"| labels | {', '.join(f'{n} {k}' for k, n in sorted(labels.items())) or 'none'} |",
+        f"| video | {extra.get('vcodec', '?')} (crf {extra.get('crf', '?')}, keyframe every {extra.get('gop', '?')}); "
+        "depth: 16-bit PNG, lossless |",
+        f"| exported by | collector {extra.get('version', '?')} |", "",
+        "## Tasks", "", "| task | episodes |", "|---|---|",
+        *[f"| {task} | {count} |" for task, count in tasks.most_common()], "",
+        "## Features", "", "| feature | dtype | shape | names |", "|---|---|---|---|",
+    ]
+    for key, feature in info["features"].items():
+        names = feature.get("names")
+        shown = ", ".join(map(str, names[:8])) + (f", ... ({len(names)})" if len(names) > 8 else "") if names else ""
+        lines.append(f"| `{key}` | {feature['dtype']} | {feature['shape']} | {shown} |")
+    lines += [
+        "", "## Time", "",
+        "Every stream was aligned on the grid `timestamp = frame_index / fps` from its sensor "
+        "clock (offset and drift estimated per episode). `time.<stream>.source_s` is the time of "
+        "the sample actually used (s from the episode start) and `time.<stream>.error_ms` its "
+        "distance from the frame time; `time.valid` is false where a required stream had no sample "
+        "within its tolerance. The episodes table keeps each episode's `success` label, `site`, "
+        "`rig`, `operator` (a pseudonymous id) and source `episode_id`.", "",
+        "## meta/info.json", "", "```json", json.dumps(info, indent=2, ensure_ascii=False), "```", "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(path: Path, root: Path, info: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """Write the card of the dataset staged in ``root`` to ``path``."""
+    path.write_text(card_text(info, episode_rows(root), options), encoding="utf-8")
