@@ -20,13 +20,15 @@ COMMANDS = {
     "record": "collector.commands.record",
     "inspect": "collector.commands.inspect",
     "recover": "collector.commands.recover",
+    "export": "collector.commands.export",
+    "validate": "collector.commands.validate",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collector",
-        description="Record, inspect and recover humanoid-robot demonstration episodes.",
+        description="Record, inspect, recover and export humanoid-robot demonstration episodes.",
     )
     parser.add_argument("--version", action="version", version=f"collector {__version__}")
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
