@@ -121,7 +121,19 @@ def versions() -> dict:
     return out
 
 
-def probe(root: Path, repo_id: str, indices: list[int] | None, every: bool, video_backend: str | None) -> dict:
+def dump(item: dict, index: int, folder: Path) -> None:
+    """Save every tensor of an item as ``<index>.<key>.npy`` (no pickle) for exact comparisons."""
+    import numpy as np
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, value in item.items():
+        if isinstance(value, torch.Tensor):
+            np.save(folder / f"{index}.{key}.npy", value.numpy(), allow_pickle=False)
+
+
+def probe(root: Path, repo_id: str, indices: list[int] | None, every: bool, video_backend: str | None,
+          dump_dir: Path | None = None) -> dict:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     dataset = LeRobotDataset(repo_id, root=root, video_backend=video_backend)
@@ -145,6 +157,8 @@ def probe(root: Path, repo_id: str, indices: list[int] | None, every: bool, vide
     for index in wanted:
         item = dataset[index]
         items[str(index)] = {key: describe(value) for key, value in item.items()}
+        if dump_dir is not None:
+            dump(item, index, dump_dir)
         null_keys.update(key for key, value in item.items() if value is None)
     return {
         "ok": True,
@@ -176,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="fetch every frame")
     parser.add_argument("--index", type=int, action="append", help="fetch this frame index (repeatable)")
     parser.add_argument("--video-backend", default=None, help="LeRobot video_backend (default: LeRobot's choice)")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="save each fetched item's tensors as DIR/<index>.<key>.npy")
     parser.add_argument("--write-reference", action="store_true", help="first write a tiny dataset with LeRobot's writer")
     parser.add_argument("--images", action="store_true", help="with --write-reference: PNG image feature, no video")
     parser.add_argument("--vcodec", default="libsvtav1", help="with --write-reference: LeRobot vcodec")
@@ -193,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.disable(logging.WARNING)
         if args.write_reference:
             write_reference(args.root, args.repo_id, not args.images, args.vcodec)
-        result = probe(args.root.resolve(), args.repo_id, args.index, args.all, args.video_backend)
+        result = probe(args.root.resolve(), args.repo_id, args.index, args.all, args.video_backend, args.dump)
         code = 0
     except Exception as exc:  # report every failure as JSON for the calling test
         causes, cause = [], exc.__cause__ or exc.__context__
