@@ -89,9 +89,8 @@ class _Bars:
             if episode in self.tasks:
                 self.progress.remove_task(self.tasks.pop(episode))
             self.progress.advance(self.total)
-            if not self.live:
-                verb = "exported" if event == "done" else "skipped"
-                self.console.print(f"{verb} {name}" + (f" ({done} frames)" if event == "done" else ""))
+            if not self.live and event == "done":  # a log line per episode; skips are listed with reasons at the end
+                self.console.print(f"exported {name} ({done} frames)", highlight=False)
 
 
 def run(args) -> int:

@@ -120,8 +120,9 @@ class DatasetWriter(ABC):
 
     @property
     def scratch_root(self) -> Path:
-        """Where parts are prepared (see :meth:`new_scratch`)."""
-        return self.root / f".collector-scratch-{os.getpid()}"
+        """Where parts are prepared (see :meth:`new_scratch`): beside the dataset folder,
+        so a killed export leaves the dataset itself untouched."""
+        return self.root.parent / f".{self.root.name}.scratch-{os.getpid()}"
 
     def add_episode(self, episode_path: Path, sync, info: EpisodeInfo,
                     progress: Callable[[int, int], None] | None = None) -> None:

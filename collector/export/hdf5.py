@@ -23,7 +23,7 @@ key) and, where it has them, ``names``. Root attrs add task, success, episode_id
 site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path).
 
 Numbering continues after the episodes already in the folder (appending). Each file
-is written in a scratch folder inside the dataset folder (``.collector-scratch-<pid>``),
+is written in a scratch folder beside the dataset folder (``.<folder>.scratch-<pid>``),
 fsynced and hard-linked to its final name (never replacing a file), so a crash leaves
 no partial episode; what a killed export left (scratch folders, ``.tmp`` files) is
 removed by the next one. Images stream frame by frame (datasets
@@ -117,7 +117,7 @@ class Hdf5Writer(DatasetWriter):
         self._lock_fd = self._lock()
         for stale in self.root.glob(f"episode_*.hdf5{TMP_SUFFIX}"):
             stale.unlink()  # a killed export's partial file: never a dataset episode
-        for stale in self.root.glob(".collector-scratch-*"):
+        for stale in self.root.parent.glob(f".{self.root.name}.scratch-*"):
             shutil.rmtree(stale, ignore_errors=True)  # a killed export's parts (we hold the lock)
         self.written: list[Path] = []
 

@@ -228,7 +228,7 @@ def export_episodes(sources: Iterable[str | Path], *, fmt: str, out: str | Path,
 
         def failed(job: _Job, err: CollectorError) -> None:
             if strict:
-                raise ExportError(f"{job.episode}: {err}") from err
+                raise (err if job.episode in str(err) else ExportError(f"{job.episode}: {err}")) from err
             result.failed.append((job.episode, str(err)))
             notify("skip", job.episode, 0, 0)
 

@@ -10,6 +10,7 @@ PyAV is imported when a video is opened.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
@@ -24,6 +25,8 @@ PIX_FMT = "yuv420p"
 
 
 def _av():
+    # SVT-AV1 prints a banner and its settings to stderr for every encoder; keep its errors only.
+    os.environ.setdefault("SVT_LOG", "1")
     try:
         import av
     except ImportError as err:

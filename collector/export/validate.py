@@ -1,0 +1,88 @@
+"""Validate an exported dataset: is it what its format promises, and are its times honest?
+
+:func:`validate_dataset` finds the format of a folder and runs that format's checks;
+each format is one module in :data:`FORMATS` providing ``detect(path) -> bool`` and
+``check(path) -> (problems, summary)``:
+
+* ``lerobot``: a LeRobot v3.0 folder (``meta/info.json``), see
+  :mod:`collector.export.validate_lerobot`;
+* ``hdf5``: a folder of ALOHA/ACT ``episode_<i>.hdf5`` files, see
+  :mod:`collector.export.validate_hdf5`.
+
+A check never stops at the first problem: the report lists everything found, one
+:class:`Problem` per broken thing (a file, a feature, an episode), with the value.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collector.export.errors import ExportError
+
+# format name -> module with detect(path) and check(path); the first that detects wins
+FORMATS: dict[str, str] = {
+    "lerobot": "collector.export.validate_lerobot",
+    "hdf5": "collector.export.validate_hdf5",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: ``where`` is a path inside the dataset (``meta/info.json``,
+    ``episode_3.hdf5``), ``message`` says what and shows the value."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(kw_only=True)
+class ValidationReport:
+    """The result of :func:`validate_dataset`; ``summary`` holds counts (episodes, frames, ...)."""
+
+    format: str
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "path": self.path, "ok": self.ok,
+                "problems": [{"where": p.where, "message": p.message} for p in self.problems],
+                "summary": dict(self.summary)}
+
+
+def detect_format(path: Path) -> str:
+    """The name of the format of the dataset at ``path``.
+
+    Raises:
+        ExportError: ``path`` does not exist or is no dataset of a known format.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ExportError(f"{path}: no such file or directory")
+    for name, module in FORMATS.items():
+        if importlib.import_module(module).detect(path):
+            return name
+    raise ExportError(f"{path}: not a dataset (neither a LeRobot v3.0 folder with meta/info.json "
+                      "nor a folder of episode_<i>.hdf5 files)")
+
+
+def validate_dataset(path: Path) -> ValidationReport:
+    """Check the dataset at ``path`` (format detected) and report every problem found.
+
+    Raises:
+        ExportError: ``path`` does not exist or is no dataset (see :func:`detect_format`);
+            a dataset with problems is a report, not an error.
+    """
+    path = Path(path)
+    name = detect_format(path)
+    problems, summary = importlib.import_module(FORMATS[name]).check(path)
+    return ValidationReport(format=name, path=str(path), problems=list(problems), summary=dict(summary))

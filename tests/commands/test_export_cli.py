@@ -1,0 +1,155 @@
+"""``collector export`` as a user runs it: exit codes, one-line errors, skipped episodes,
+appending, workers, and exports killed with SIGKILL at random moments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from collector.cli import main
+from collector.episode import read_episode_info, write_episode_info
+from collector.export.lerobot import layout
+from tests.export.conftest import Synced, baoan, baoan_second, longhua  # noqa: F401 (fixtures)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "collector.cli", *args], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=REPO)
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory, baoan, baoan_second) -> Path:
+    """A folder of four Bao'an episodes (two more written here)."""
+    folder = tmp_path_factory.mktemp("sources")
+    for i, episode in enumerate((baoan, baoan_second)):
+        shutil.copytree(episode.path, folder / f"ep{i}")
+    for i, seed in enumerate((7, 8), start=2):
+        extra = Synced(tmp_path_factory.mktemp(f"extra{seed}"), baoan.rig, seconds=1.5, seed=seed)
+        shutil.copytree(extra.path, folder / f"ep{i}")
+    return folder
+
+
+def test_export_then_append_then_json(sources, tmp_path, capsys):
+    episodes = sorted(sources.iterdir())
+    out = tmp_path / "ds"
+    assert main(["export", *map(str, episodes[:2]), "--format", "lerobot", "--out", str(out)]) == 0
+    assert f"exported 2 episode(s)" in capsys.readouterr().out
+    assert main(["export", *map(str, episodes[2:]), "--format", "lerobot", "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["exported"]) == 2 and result["failed"] == [] and result["frames"] > 0
+    info = json.loads((out / layout.INFO_PATH).read_text())
+    assert info["total_episodes"] == 4
+
+
+def test_workers_give_the_same_dataset(sources, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["export", str(sources), "--format", "lerobot", "--out", str(one)]) == 0
+    proc = cli("export", str(sources), "--format", "lerobot", "--out", str(two), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    for folder in ("data", "meta/episodes"):
+        left = [pq.read_table(p) for p in layout.parquet_files(one / folder)]
+        right = [pq.read_table(p) for p in layout.parquet_files(two / folder)]
+        assert [t.to_pylist() for t in left] == [t.to_pylist() for t in right]
+    assert (one / layout.STATS_PATH).read_text() == (two / layout.STATS_PATH).read_text()
+
+
+def test_bad_episode_is_skipped_with_one_line(sources, longhua, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(next(iter(sorted(sources.iterdir()))), broken)
+    mcap = next(broken.glob("*.mcap"))
+    mcap.write_bytes(mcap.read_bytes()[:2000])
+    discarded = tmp_path / "discarded"
+    shutil.copytree(sorted(sources.iterdir())[1], discarded)
+    info = read_episode_info(discarded)
+    info.status = "discarded"
+    write_episode_info(discarded, info)
+    good = sorted(sources.iterdir())[2]
+    out = tmp_path / "ds"
+    proc = cli("export", str(good), str(broken), str(longhua.path), str(discarded), "--format", "hdf5",
+               "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(errors) == 2 and "Traceback" not in proc.stderr
+    assert any(str(broken) in line for line in errors)
+    assert any(str(longhua.path) in line and "rig 'longhua_humanoid'" in line for line in errors)
+    assert f"left out {discarded.name}: discarded by the operator" in proc.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["episode_0.hdf5"]
+
+    strict = cli("export", str(good), str(broken), "--format", "lerobot", "--out", str(tmp_path / "strict"),
+                 "--strict")
+    errors = [line for line in strict.stderr.splitlines() if line.startswith("error: ")]
+    assert strict.returncode == 1 and len(errors) == 1 and str(broken) in errors[0], strict.stderr
+    assert "Traceback" not in strict.stderr
+    assert not (tmp_path / "strict").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "parquet"], "unknown export format 'parquet'"),
+    (["--format", "lerobot", "-o", "crf=99"], "crf=99"),
+    (["--format", "lerobot", "-o", "quality=3"], "unknown option 'quality'"),
+    (["--format", "lerobot", "--workers", "0"], "workers=0"),
+])
+def test_bad_arguments_are_one_line(sources, tmp_path, args, message):
+    proc = cli("export", str(sources), "--out", str(tmp_path / "ds"), *args)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and message in proc.stderr
+    missing = cli("export", str(tmp_path / "nothing"), "--format", "lerobot", "--out", str(tmp_path / "x"))
+    assert missing.returncode == 1 and "no such episode or folder" in missing.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["lerobot", "hdf5"])
+def test_export_killed_at_random_moments_keeps_the_dataset(sources, tmp_path, fmt):
+    episodes = sorted(sources.iterdir())
+    out = tmp_path / "ds"
+    assert main(["export", str(episodes[0]), "--format", fmt, "--out", str(out)]) == 0
+    before = digest(out)
+    started = time.monotonic()
+    assert cli("export", *map(str, episodes[1:]), "--format", fmt, "--out", str(tmp_path / "timing")).returncode == 0
+    full = time.monotonic() - started
+    rng = random.Random(4)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for trial in range(5):
+        proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "export", *map(str, episodes[1:]),
+                                 "--format", fmt, "--out", str(out), "--workers", str(1 + trial % 2)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO,
+                                start_new_session=True)
+        time.sleep(rng.uniform(0.3, 0.9) * full)
+        os.killpg(proc.pid, signal.SIGKILL)  # the workers too
+        proc.wait()
+        assert digest(out) == before, f"trial {trial}: the dataset changed"
+    # the next export cleans up what the killed ones left and appends
+    assert main(["export", *map(str, episodes[1:]), "--format", fmt, "--out", str(out)]) == 0
+    after = digest(out)
+    assert {k: v for k, v in after.items() if k in before and not k.startswith(("meta/", "README"))} == \
+        {k: v for k, v in before.items() if not k.startswith(("meta/", "README"))}
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".ds.") and not p.name.endswith(".lock")]
+    assert leftovers == [] and not list(out.glob(".*"))
+    if fmt == "lerobot":
+        info = json.loads((out / layout.INFO_PATH).read_text())
+        assert info["total_episodes"] == len(episodes)
+        index = np.concatenate([pq.read_table(p, columns=["index"])["index"].to_numpy()
+                                for p in layout.parquet_files(out / "data")])
+        np.testing.assert_array_equal(index, np.arange(info["total_frames"]))
+    else:
+        assert sorted(p.name for p in out.glob("episode_*.hdf5")) == [f"episode_{i}.hdf5" for i in range(4)]
