@@ -46,7 +46,8 @@ setup(
     install_requires=["numpy", "pyyaml", "mcap>=1.2", "rich", "matplotlib", "pillow", "h5py", "pyarrow", "av"],
     extras_require={
         "ros": ROS_WHEELS,
-        "test": ["pytest", "pytest-timeout", "rosbags>=0.10"],
+        "ray": ["ray"],
+        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray"],
     },
     zip_safe=True,
     entry_points={

@@ -151,8 +151,8 @@ def _ray(address: str):
     if not ray.is_initialized():
         kwargs = {"address": None if address == "local" else address, "log_to_driver": False,
                   "include_dashboard": False, "ignore_reinit_error": True}
-        if address == "local":
-            kwargs["num_cpus"] = os.cpu_count() or 1
+        if address == "local":  # this machine only: bind to loopback, never the site network
+            kwargs.update(num_cpus=os.cpu_count() or 1, _node_ip_address="127.0.0.1")
         try:
             ray.init(**kwargs)
         except Exception as err:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
