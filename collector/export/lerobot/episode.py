@@ -30,7 +30,7 @@ from collector.export.features import FeaturePlan, episode_valid_mask, frame_tab
 from collector.export.frames import iter_frames
 from collector.export.lerobot.layout import VALID_KEY
 from collector.export.lerobot.stats import ImageStats, Stats, numeric_stats
-from collector.export.lerobot.video import VideoEncoder, encoder_options
+from collector.export.lerobot.video import ThreadedEncoder, VideoEncoder, encoder_options
 
 ROWS_PER_GROUP = 256
 DEPTH_PNG_LEVEL = 1  # zlib level: lossless either way; 1 is several times faster than 6
@@ -131,15 +131,16 @@ def prepare_episode(*, plan: FeaturePlan, fps: float, options: Mapping[str, Any]
     cameras = [f for f in plan.images if f.kind == "image"]
     depths = [f for f in plan.images if f.kind == "depth"]
     options_av = encoder_options(options["vcodec"], crf=options["crf"], gop=options["gop"], preset=options["preset"])
-    encoders: dict[str, VideoEncoder] = {}
+    encoders: dict[str, ThreadedEncoder] = {}
     image_stats: dict[str, ImageStats] = {}
     writer = None
     table_path = scratch / "frames.parquet"
     try:
         for feature in cameras:
             height, width, _ = feature.shape
-            encoders[feature.streams[0]] = VideoEncoder(scratch / f"{feature.key}.mp4", width=width, height=height,
-                                                        fps=fps, codec=options["vcodec"], options=options_av)
+            encoders[feature.streams[0]] = ThreadedEncoder(VideoEncoder(
+                scratch / f"{feature.key}.mp4", width=width, height=height, fps=fps, codec=options["vcodec"],
+                options=options_av))
             image_stats[feature.key] = ImageStats(count, channels=3, scale=255.0)
         for feature in depths:
             image_stats[feature.key] = ImageStats(count, channels=1, scale=1.0)

@@ -114,6 +114,58 @@ class VideoEncoder:
         self.path.unlink(missing_ok=True)
 
 
+class ThreadedEncoder:
+    """A :class:`VideoEncoder` fed through a bounded queue by its own thread.
+
+    FFmpeg encodes with the GIL released, so the cameras of an episode encode side by
+    side while the main thread reads the bag; at most ``depth`` frames wait (memory
+    stays bounded). An encoder error is raised by the next :meth:`add` or by :meth:`close`.
+    """
+
+    def __init__(self, encoder: VideoEncoder, depth: int = 8):
+        import queue
+        import threading
+
+        self.encoder = encoder
+        self.path = encoder.path
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"encode-{encoder.path.stem}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    self.encoder.add(frame)
+                except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = err
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def add(self, rgb: np.ndarray) -> None:
+        """Queue the next frame (blocks while ``depth`` frames wait)."""
+        self._raise()
+        self._queue.put(rgb)
+
+    def close(self) -> int:
+        """Encode what is queued, finish the file; returns the number of frames."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+        return self.encoder.close()
+
+    def abort(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self.encoder.abort()
+
+
 def probe_video(path: Path) -> dict:
     """What a reader sees in an mp4: codec, pix_fmt, size, fps, frame count, pts (s) and
     duration (s), from the container (no decoding).
