@@ -82,7 +82,7 @@ class LeRobotWriter(DatasetWriter):
         self.video_keys = [f.key for f in plan.images if f.kind == "image"]
         self._txn = FolderTransaction(self.root)
         try:
-            self.state = layout.DatasetState.load(self._txn.path)
+            self.state = layout.DatasetState.load(self.root)  # we hold its lock: the staged copy is the same
             self._check_compatible()
         except BaseException:
             self._txn.abort()
