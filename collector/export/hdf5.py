@@ -277,7 +277,9 @@ class _EpisodeFile:
         attrs["origin_ns"] = int(sync.origin_ns)
         attrs["format"] = "aloha_act"
         attrs["collector_version"] = __version__
-        attrs["features"] = json.dumps({f.key: {**f.to_dict(), "path": "/" + hdf5_path(f.key)} for f in self.plan})
+        attrs["features"] = json.dumps({f.key: {**f.to_dict(), "path": "/" + hdf5_path(f.key),
+                                                **({"dtype": np.dtype(ACT_FLOAT).name} if f.key in ACT_PATHS else {})}
+                                        for f in self.plan})
 
     def _dataset(self, root, feature: Feature, **kwargs):
         dataset = root.create_dataset(hdf5_path(feature.key), **kwargs)

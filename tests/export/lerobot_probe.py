@@ -172,7 +172,7 @@ def probe(root: Path, repo_id: str, indices: list[int] | None, every: bool, vide
         "num_episodes": dataset.num_episodes,
         "total_tasks": meta.total_tasks,
         "tasks": [str(task) for task in meta.tasks.index],
-        "video_backend": dataset.video_backend,
+        "video_backend": getattr(dataset, "video_backend", getattr(dataset, "_video_backend", None)),
         "features": {key: {"dtype": ft["dtype"], "shape": list(ft["shape"])} for key, ft in meta.features.items()},
         "video_keys": list(meta.video_keys),
         "image_keys": list(meta.image_keys),

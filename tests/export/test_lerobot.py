@@ -230,3 +230,15 @@ def test_trim_refuses_missing_state_inside_the_episode(baoan):
     with pytest.raises(ExportError, match=r"observation.state has no value at 1 frame.*invalid=keep"):
         episode_module.select_rows(plan, baoan.sync, table, "trim")
     assert len(episode_module.select_rows(plan, baoan.sync, table, "keep")) == baoan.sync.frames
+
+
+def test_refuses_to_append_to_an_inconsistent_dataset(tmp_path, baoan, baoan_second):
+    root = export(tmp_path / "ds", baoan)
+    info_path = root / layout.INFO_PATH
+    info = json.loads(info_path.read_text())
+    info["total_frames"] -= 5
+    info_path.write_text(json.dumps(info))
+    before = tree_digest(root)
+    with pytest.raises(ExportError, match=r"info.json says \d+ frames, data/ holds \d+"):
+        export(root, baoan_second)
+    assert tree_digest(root) == before

@@ -30,10 +30,14 @@ from collector.export.lerobot.writer import LeRobotWriter
 from collector.rig import load_rig
 from collector.sync import synchronize
 from tests.export.conftest import LATENCY_MS, START_NS
-from tests.export.test_lerobot_oracle_env import ORACLE_PYTHON, load_with_lerobot
+from tests.export.test_lerobot_oracle_env import ORACLE06_PYTHON, ORACLE_PYTHON, load_with_lerobot
 
 pytestmark = [pytest.mark.skipif(not ORACLE_PYTHON.exists(), reason="LeRobot oracle venv .venv-lerobot is missing: "
                                  "run `bash scripts/lerobot_env.sh` to create it"), pytest.mark.slow]
+ORACLES = [pytest.param(ORACLE_PYTHON, id="lerobot04"),
+           pytest.param(ORACLE06_PYTHON, id="lerobot06", marks=pytest.mark.skipif(
+               not ORACLE06_PYTHON.exists(), reason="LeRobot 0.6 venv .venv-lerobot06 is missing: run "
+               "`bash scripts/lerobot06_env.sh` to create it (~5 GB from PyPI)"))]
 
 CAMERAS = ("head_rgb", "left_wrist_rgb", "right_wrist_rgb")
 
@@ -91,9 +95,9 @@ def our_rows(root: Path):
     return pa.concat_tables([pq.read_table(p) for p in layout.parquet_files(root / "data")])
 
 
-def check_against_lerobot(root: Path, episodes, tmp_path: Path) -> dict:
+def check_against_lerobot(root: Path, episodes, tmp_path: Path, oracle: Path = ORACLE_PYTHON) -> dict:
     dump = tmp_path / "dump"
-    result = load_with_lerobot(root, "--all", "--dump", str(dump), timeout=600)
+    result = load_with_lerobot(root, "--all", "--dump", str(dump), timeout=600, python=oracle)
     table = our_rows(root)
     assert result["num_frames"] == table.num_rows and result["num_episodes"] == len(episodes)
     assert result["tasks"] == [e.info.task for e in episodes]
@@ -118,15 +122,18 @@ def check_against_lerobot(root: Path, episodes, tmp_path: Path) -> dict:
                 luma, rgb = worst.get(camera, (np.inf, np.inf))
                 worst[camera] = (min(luma, luma_psnr(got, truth[camera][k])), min(rgb, psnr(got, truth[camera][k])))
             got_depth = np.load(dump / f"{index}.observation.depth.head_depth.npy")
-            np.testing.assert_array_equal(got_depth.reshape(depth[k].shape).view(np.uint16), depth[k])
+            # LeRobot 0.4 returns the PNG's 16 bits as int16, 0.6 as float32 values: the same depth either way
+            got_depth = got_depth.view(np.uint16) if got_depth.dtype == np.int16 else got_depth
+            np.testing.assert_array_equal(got_depth.reshape(depth[k].shape), depth[k])
             index += 1
     assert min(luma for luma, _ in worst.values()) >= MIN_LUMA_PSNR, worst
     assert min(rgb for _, rgb in worst.values()) >= MIN_RGB_PSNR, worst
     return worst
 
 
-def test_lerobot_loads_av1_export_exactly(vga, tmp_path):
-    worst = check_against_lerobot(export(tmp_path / "ds", vga), vga, tmp_path)
+@pytest.mark.parametrize("oracle", ORACLES)
+def test_lerobot_loads_av1_export_exactly(vga, tmp_path, oracle):
+    worst = check_against_lerobot(export(tmp_path / "ds", vga), vga, tmp_path, oracle)
     print("worst (luma, RGB) PSNR in dB:", worst)
 
 
@@ -134,11 +141,12 @@ def test_lerobot_loads_h264_export(vga, tmp_path):
     check_against_lerobot(export(tmp_path / "ds", vga, vcodec="h264"), vga, tmp_path)
 
 
-def test_lerobot_loads_an_appended_dataset(vga, tmp_path):
+@pytest.mark.parametrize("oracle", ORACLES)
+def test_lerobot_loads_an_appended_dataset(vga, tmp_path, oracle):
     root = export(tmp_path / "ds", vga[:1])
     export(root, vga[1:])
     assert len(layout.parquet_files(root / "data")) == 2
-    check_against_lerobot(root, vga, tmp_path)
+    check_against_lerobot(root, vga, tmp_path, oracle)
 
 
 def test_export_cli_output_loads(vga, tmp_path):

@@ -18,6 +18,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ORACLE_PYTHON = REPO / ".venv-lerobot" / "bin" / "python"
+# LeRobot 0.6.x (Python 3.12), built on request by scripts/lerobot06_env.sh: tests that take
+# an ``oracle`` parameter run against it too when it exists.
+ORACLE06_PYTHON = REPO / ".venv-lerobot06" / "bin" / "python"
 PROBE = Path(__file__).with_name("lerobot_probe.py")
 
 requires_oracle = pytest.mark.skipif(
@@ -33,11 +36,11 @@ probe_module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(probe_module)
 
 
-def run_probe(dataset_dir: Path | str, *args: str, timeout: float = 240) -> dict:
-    """Run the probe in the oracle venv and return its JSON, whether LeRobot succeeded or not."""
+def run_probe(dataset_dir: Path | str, *args: str, timeout: float = 240, python: Path = ORACLE_PYTHON) -> dict:
+    """Run the probe in an oracle venv and return its JSON, whether LeRobot succeeded or not."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     proc = subprocess.run(
-        [str(ORACLE_PYTHON), str(PROBE), str(dataset_dir), *args],
+        [str(python), str(PROBE), str(dataset_dir), *args],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO,
     )
     lines = proc.stdout.strip().splitlines()
@@ -53,9 +56,10 @@ def run_probe(dataset_dir: Path | str, *args: str, timeout: float = 240) -> dict
     return result
 
 
-def load_with_lerobot(dataset_dir: Path | str, *args: str, timeout: float = 240) -> dict:
+def load_with_lerobot(dataset_dir: Path | str, *args: str, timeout: float = 240,
+                      python: Path = ORACLE_PYTHON) -> dict:
     """Like run_probe, but fail the test with LeRobot's own error unless it loaded cleanly."""
-    result = run_probe(dataset_dir, *args, timeout=timeout)
+    result = run_probe(dataset_dir, *args, timeout=timeout, python=python)
     if not result.get("ok"):
         raise AssertionError(
             f"LeRobot could not load {dataset_dir}: {result.get('error')}: {result.get('message')}\n"

@@ -138,12 +138,23 @@ class DatasetState:
         if episodes != info.get("total_episodes"):
             raise ExportError(f"{root}: info.json says {info.get('total_episodes')} episodes, "
                               f"meta/episodes holds {episodes}")
-        return cls(info=info, tasks=tasks, episodes=episodes, frames=int(info.get("total_frames", 0)))
+        import pyarrow.parquet as pq
+
+        frames = 0
+        for path in parquet_files(root / "data"):
+            try:
+                frames += pq.ParquetFile(path).metadata.num_rows
+            except Exception as err:  # noqa: BLE001 - pyarrow raises several types for bad files
+                raise ExportError(f"{path}: not readable parquet ({err})") from err
+        if frames != info.get("total_frames"):
+            raise ExportError(f"{root}: info.json says {info.get('total_frames')} frames, data/ holds {frames}; "
+                              "run `collector validate` on it")
+        return cls(info=info, tasks=tasks, episodes=episodes, frames=frames)
 
 
 def parquet_files(folder: Path) -> list[Path]:
-    """Every ``chunk-*/file-*.parquet`` under ``folder``, in LeRobot's (path) order."""
-    return sorted(folder.glob("chunk-*/file-*.parquet")) if folder.is_dir() else []
+    """Every ``*/*.parquet`` under ``folder`` in path order: what LeRobot's loader reads."""
+    return sorted(folder.glob("*/*.parquet")) if folder.is_dir() else []
 
 
 def read_tables(folder: Path, columns: list[str] | None = None):
