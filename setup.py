@@ -42,12 +42,14 @@ setup(
         *data_tree("datasets"),
         *data_tree("launch"),
         *data_tree("config"),
+        *data_tree("sim"),
     ],
     install_requires=["numpy", "pyyaml", "mcap>=1.2", "rich", "matplotlib", "pillow", "h5py", "pyarrow", "av"],
     extras_require={
         "ros": ROS_WHEELS,
         "ray": ["ray"],
-        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray"],
+        "sim": ["mujoco>=3.2"],
+        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray", "mujoco>=3.2"],
     },
     zip_safe=True,
     entry_points={
