@@ -22,6 +22,7 @@ COMMANDS = {
     "recover": "collector.commands.recover",
     "export": "collector.commands.export",
     "validate": "collector.commands.validate",
+    "sim": "collector.commands.sim",
 }
 
 

@@ -197,6 +197,10 @@ class SimWorld:
         force, torque = self.wrench[stream]
         return self.data.sensordata[force].copy(), self.data.sensordata[torque].copy()
 
+    def touch(self, sensor: str) -> float:
+        """A touch sensor's normal force (N)."""
+        return float(self.data.sensordata[self._sensor(sensor)][0])
+
     # -- cameras -------------------------------------------------------------------------
 
     def _renderer(self, width: int, height: int, depth: bool):
