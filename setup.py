@@ -57,6 +57,7 @@ setup(
             "collector = collector.cli:main",
             "recorder = collector.ros.recorder_node:main",
             "synthetic_robot = collector.drivers.synthetic_node:main",
+            "sim_robot = collector.sim.bridge_node:main",
         ],
     },
 )

@@ -26,9 +26,17 @@ def add_parser(verbs, name: str):
         description="Record episodes as rosbag2 (MCAP) directories with episode.json. Keys: "
         "space start/stop, d discard, y success, n failure, q quit.",
     )
-    parser.add_argument("--rig", required=True, help="rig name (datasets/rigs/<rig>.yaml) or path to a rig YAML")
+    parser.add_argument("--rig", help="rig name (datasets/rigs/<rig>.yaml) or path to a rig YAML "
+                        "(with --sim: the station's rig)")
     parser.add_argument("--out", required=True, type=Path, help="folder for the episodes")
     parser.add_argument("--synthetic", action="store_true", help="also run the synthetic robot for this rig")
+    parser.add_argument("--sim", metavar="SCENE", help="also run the simulated robot in this station (see "
+                        "`collector sim list`); each episode is one task attempt by the scripted expert, "
+                        "labelled by the task's success predicate")
+    parser.add_argument("--sim-task", help="with --sim: the task (default: the station's first)")
+    parser.add_argument("--seed", type=int, default=0, help="with --sim: seed of the first episode (default 0)")
+    parser.add_argument("--camera-size", help="with --sim: WIDTHxHEIGHT of every camera (default: the rig's); "
+                        "the recorder gets the same rig, saved in the episodes")
     parser.add_argument("--faults", default="", help="synthetic robot faults (YAML text or file), e.g. "
                         "'{head_rgb: {offset_ms: 35, drop_rate: 0.01}}'")
     parser.add_argument("--task", default="", help="task instruction for the episodes")
@@ -43,6 +51,12 @@ def add_parser(verbs, name: str):
 
 
 def _check_args(args) -> None:
+    if args.sim and args.synthetic:
+        raise CollectorError("--sim and --synthetic are two robots: choose one")
+    if args.rig is None and not args.sim:
+        raise CollectorError("--rig is required (or --sim SCENE, which brings its rig)")
+    if args.sim and args.headless and args.episodes > 0 and not args.episode_seconds:
+        args.episode_seconds = 60.0  # an upper bound: a sim episode ends when the expert is done
     if args.episodes < 0:
         raise CollectorError(f"--episodes must be >= 0, got {args.episodes}")
     if args.episode_seconds < 0:
@@ -55,6 +69,25 @@ def _check_args(args) -> None:
 
 def run(args) -> int:
     _check_args(args)
+    if args.sim:
+        from collector.sim.catalog import load_station
+
+        station = load_station(args.sim)  # fail early, before any process starts
+        args.sim_task = args.sim_task or next(iter(station.tasks))
+        station.task(args.sim_task)
+        if args.rig not in (None, station.rig):
+            raise CollectorError(f"--rig {args.rig} does not match station {args.sim}'s rig {station.rig}")
+        args.rig = station.rig
+        if args.camera_size:
+            from collector.sim.collect import parse_camera_size, sim_rig
+
+            resized = sim_rig(station, parse_camera_size(args.camera_size))
+            rig_file = args.out.expanduser().resolve() / "logs" / f"{station.rig}_{args.camera_size}.yaml"
+            rig_file.parent.mkdir(parents=True, exist_ok=True)
+            rig_file.write_text(resized.text, encoding="utf-8")
+            args.rig = str(rig_file)
+    elif args.camera_size:
+        raise CollectorError("--camera-size needs --sim")
     rig = load_rig(args.rig)  # fail early, before any process starts
     try:
         from collector.ros.control import RecorderClient, ros_session
@@ -63,7 +96,7 @@ def run(args) -> int:
             "ROS 2 Python (rclpy) is not available: pip install 'collector[ros]', "
             "or source /opt/ros/<distro>/setup.bash"
         ) from err
-    if args.synthetic:
+    if args.synthetic or args.sim:
         # A demo robot must not leak onto (or hear) the site network.
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     from collector.processes import NodeProcess
@@ -86,6 +119,11 @@ def run(args) -> int:
             synthetic["faults"] = args.faults
         processes.append(NodeProcess("synthetic_robot", "collector.drivers.synthetic_node", synthetic,
                                      log_path=logs / "synthetic_robot.log"))
+    if args.sim:
+        processes.append(NodeProcess("sim_robot", "collector.sim.bridge_node",
+                                     {"scene": args.sim, "task": args.sim_task, "seed": args.seed,
+                                      "camera_size": args.camera_size or ""},
+                                     log_path=logs / "sim_robot.log"))
     recorder = processes[0]
     episodes: list[Path] = []
     try:
@@ -94,8 +132,18 @@ def run(args) -> int:
                 client.wait_for_recorder(30.0, alive=recorder.alive)
             except CollectorError as err:
                 raise CollectorError(f"{err}\n{recorder.log_tail()}") from err
+            sim = None
+            if args.sim:
+                from collector.ros.control import SimClient
+
+                sim = SimClient(client)
+                robot = processes[-1]
+                try:
+                    sim.wait_ready(60.0, alive=robot.alive)
+                except CollectorError as err:
+                    raise CollectorError(f"{err}\n{robot.log_tail()}") from err
             if args.headless:
-                episodes = _headless(client, args, rig, recorder)
+                episodes = _headless(client, args, rig, recorder, sim)
             else:
                 episodes = _interactive(client, args, recorder)
     finally:
@@ -115,7 +163,7 @@ def _wait_streams(client, args, rig) -> None:
         raise CollectorError(f"required streams of rig {rig.rig} not healthy after {args.wait_streams:.0f} s: {lines}")
 
 
-def _headless(client, args, rig, recorder) -> list[Path]:
+def _headless(client, args, rig, recorder, sim=None) -> list[Path]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     _wait_streams(client, args, rig)
@@ -124,12 +172,17 @@ def _headless(client, args, rig, recorder) -> list[Path]:
                   TimeRemainingColumn(), transient=False) as progress:
         overall = progress.add_task("episodes", total=args.episodes, detail="")
         for index in range(args.episodes):
+            if sim is not None:
+                state = sim.reset()  # the next task attempt; its instruction reaches the recorder
+                client.wait_status(lambda s, t=state["instructions"]["en"]: s.get("task") == t, 5.0)
             path = Path(client.start())
             bar = progress.add_task(f"  {path.name}", total=args.episode_seconds, detail="")
             started = time.monotonic()
             while (elapsed := time.monotonic() - started) < args.episode_seconds:
                 if not recorder.alive():
                     raise CollectorError(f"the recorder died during {path.name}\n{recorder.log_tail()}")
+                if sim is not None and (sim.state or {}).get("expert_done"):
+                    break
                 status = client.status or {}
                 if status.get("recording") is False and status.get("last_episode") == str(path):
                     break  # ended by the recorder itself (disk reserve)
@@ -145,6 +198,8 @@ def _headless(client, args, rig, recorder) -> list[Path]:
                 progress.update(bar, detail="ended: free disk below the reserve")
                 episodes.append(path)
                 raise CollectorError(f"{path.name}: ended early, free disk below the reserve") from None
+            if sim is not None:
+                client.label(bool((sim.state or {}).get("success")))
             progress.update(bar, completed=args.episode_seconds)
             progress.update(overall, completed=index + 1)
             episodes.append(path)

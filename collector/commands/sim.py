@@ -47,16 +47,10 @@ def _scene_task(parser) -> None:
 
 
 def camera_size(text: str | None) -> tuple[int, int] | None:
-    """``"320x240"`` -> (320, 240). Raises CollectorError on anything else."""
-    if text is None:
-        return None
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise CollectorError(f"--camera-size {text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
-    if not (16 <= width <= 640 and 16 <= height <= 480) or width % 2 or height % 2:
-        raise CollectorError(f"--camera-size {text!r}: even sizes from 16x16 up to 640x480")
-    return width, height
+    """``"320x240"`` -> (320, 240); see :func:`collector.sim.collect.parse_camera_size`."""
+    from collector.sim.collect import parse_camera_size
+
+    return parse_camera_size(text)
 
 
 def run(args) -> int:

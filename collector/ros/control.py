@@ -142,3 +142,58 @@ class RecorderClient:
     def set_task(self, task: str) -> None:
         """Set the task instruction for the current and next episodes."""
         self._task_pub.publish(String(data=task))
+
+
+class SimClient:
+    """The simulated robot's ``/sim/state`` and ``/sim/reset`` (see collector.sim.bridge_node),
+    on the node and executor thread of a :class:`RecorderClient`."""
+
+    def __init__(self, recorder: RecorderClient):
+        from rclpy.qos import DurabilityPolicy, QoSProfile
+
+        self.node = recorder.node
+        self._state: dict | None = None
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.node.create_subscription(String, "/sim/state", self._on_state, latched)
+        self._reset = self.node.create_client(Trigger, "/sim/reset")
+
+    def _on_state(self, msg: String) -> None:
+        self._state = json.loads(msg.data)
+
+    @property
+    def state(self) -> dict | None:
+        """The latest ``/sim/state`` (parsed JSON), or None before the first."""
+        return self._state
+
+    def wait_ready(self, timeout_s: float, alive=lambda: True) -> None:
+        """Block until the sim robot publishes its state and offers ``/sim/reset``.
+
+        Raises:
+            CollectorError: after ``timeout_s`` seconds or once ``alive()`` is false.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not alive():
+                raise CollectorError("the sim robot exited while starting")
+            if self._state is not None and self._reset.service_is_ready():
+                return
+            time.sleep(0.05)
+        raise CollectorError(f"no sim robot answered on /sim/state and /sim/reset within {timeout_s:.0f} s")
+
+    def reset(self, timeout_s: float = 15.0) -> dict:
+        """Start the next episode (next seed); returns the new state once it is published."""
+        future = self._reset.call_async(Trigger.Request())
+        deadline = time.monotonic() + timeout_s
+        while not future.done():
+            if time.monotonic() > deadline:
+                raise CollectorError("/sim/reset did not answer")
+            time.sleep(0.01)
+        if not future.result().success:
+            raise CollectorError(f"/sim/reset: {future.result().message}")
+        instruction = future.result().message
+        while time.monotonic() < deadline:
+            state = self._state
+            if state and state["instructions"]["en"] == instruction and state["sim_time_s"] < 1.0:
+                return state
+            time.sleep(0.02)
+        raise CollectorError("the sim robot did not publish its new episode's state")

@@ -10,7 +10,8 @@ episode exactly like a recorded one.
 
 Times: ``header.stamp`` = ``start_ns`` + the sim time of the state the message was
 made from (for images: the state they were rendered from); the MCAP log time
-(receive time) adds a fixed pipeline delay per role (:data:`PIPELINE_NS`). Given
+(receive time) adds a fixed pipeline delay per role
+(:data:`collector.sim.streams.PIPELINE_NS`). Given
 the seed and ``start_ns`` an episode is byte-for-byte reproducible.
 
 ``episode.json`` ``extra.sim`` keeps what replays it: station, task, seed, every
@@ -31,22 +32,16 @@ import numpy as np
 import yaml
 
 from collector.bag.writer import BagWriter
-from collector.cdr import encode_image, encode_imu, encode_joint_state, encode_wrench
 from collector.episode import new_episode_dir, open_episode, write_episode_info
 from collector.rig import Rig, load_rig, parse_rig
 from collector.sim.catalog import Station, load_station
 from collector.sim.errors import SimError
+from collector.sim.streams import StreamProducer
 from collector.sim.tasks import make_task
 from collector.sim.world import SimWorld
 
 CONTROL_HZ = 100
 HOLD_AFTER_S = 1.0  # keep recording after the expert's last waypoint: the success must hold
-PIPELINE_NS = {"camera": 2_000_000, "depth": 2_000_000, "tactile": 500_000}
-DEFAULT_PIPELINE_NS = 200_000
-IMU_COVARIANCE = {"orientation_covariance": np.diag([4e-4] * 3).reshape(-1),
-                  "angular_velocity_covariance": np.diag([1e-5] * 3).reshape(-1),
-                  "linear_acceleration_covariance": np.diag([1e-3] * 3).reshape(-1)}
-TAXEL_AREA_M2 = 1e-5  # one taxel of a fingertip array
 
 
 @dataclass(frozen=True)
@@ -58,6 +53,23 @@ class SimEpisode:
     instruction: str
     frames: int  # head-camera frames
     seconds: float  # sim time recorded
+
+
+def parse_camera_size(text: str | None) -> tuple[int, int] | None:
+    """``"320x240"`` -> (320, 240); None stays None.
+
+    Raises:
+        SimError: not ``WIDTHxHEIGHT`` with even sizes from 16x16 up to 640x480.
+    """
+    if text is None or text == "":
+        return None
+    try:
+        width, height = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise SimError(f"camera size {text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
+    if not (16 <= width <= 640 and 16 <= height <= 480) or width % 2 or height % 2:
+        raise SimError(f"camera size {text!r}: even sizes from 16x16 up to 640x480")
+    return width, height
 
 
 def sim_rig(station: Station, camera_size: tuple[int, int] | None = None) -> Rig:
@@ -73,68 +85,6 @@ def sim_rig(station: Station, camera_size: tuple[int, int] | None = None) -> Rig
             stream["width"], stream["height"] = int(width), int(height)
     return parse_rig(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True),
                      source=f"{station.rig}@{width}x{height}")
-
-
-class _Producer:
-    """Makes one stream's messages from the world."""
-
-    def __init__(self, stream, world: SimWorld, station: Station):
-        self.stream = stream
-        self.world = world
-        self.station = station
-        self.period_ns = round(1e9 / stream.rate_hz)
-        self.next_ns = 0
-        self.delay_ns = PIPELINE_NS.get(stream.role, DEFAULT_PIPELINE_NS)
-        self.previous_command: np.ndarray | None = None
-        make = {"joint_state": self._joints, "gripper": self._joints, "hand": self._joints, "action": self._action,
-                "imu": self._imu, "wrench": self._wrench, "camera": self._image, "depth": self._image,
-                "tactile": self._tactile}
-        if stream.role not in make:
-            raise SimError(f"stream {stream.name!r}: role {stream.role!r} has no simulated source")
-        self.make: Callable[[int], bytes] = make[stream.role]
-
-    def _joints(self, stamp_ns: int) -> bytes:
-        names = self.stream.joints
-        world = self.world
-        return encode_joint_state(stamp_ns=stamp_ns, frame_id=self.stream.frame_id, names=names,
-                                  position=world.positions(names), velocity=world.velocities(names),
-                                  effort=world.efforts(names))
-
-    def _action(self, stamp_ns: int) -> bytes:
-        names = self.stream.joints
-        command = self.world.commanded(names)
-        previous = command if self.previous_command is None else self.previous_command
-        velocity = (command - previous) * self.stream.rate_hz
-        self.previous_command = command
-        return encode_joint_state(stamp_ns=stamp_ns, frame_id=self.stream.frame_id, names=names,
-                                  position=command, velocity=velocity, effort=())
-
-    def _imu(self, stamp_ns: int) -> bytes:
-        orientation, gyro, accel = self.world.imu_reading()
-        return encode_imu(stamp_ns=stamp_ns, frame_id=self.stream.frame_id, orientation=orientation,
-                          angular_velocity=gyro, linear_acceleration=accel, **IMU_COVARIANCE)
-
-    def _wrench(self, stamp_ns: int) -> bytes:
-        force, torque = self.world.wrench_reading(self.stream.name)
-        return encode_wrench(stamp_ns=stamp_ns, frame_id=self.stream.frame_id, force=force, torque=torque)
-
-    def _image(self, stamp_ns: int) -> bytes:
-        pixels = self.world.render(self.stream)
-        return encode_image(stamp_ns=stamp_ns, frame_id=self.stream.frame_id, height=pixels.shape[0],
-                            width=pixels.shape[1], encoding=self.stream.encoding, data=pixels)
-
-    def _tactile(self, stamp_ns: int) -> bytes:
-        sensors = self.station.tactile.get(self.stream.name)
-        if not sensors:
-            raise SimError(f"{self.station.source}: no tactile sensors for stream {self.stream.name!r}")
-        height, width = self.stream.height, self.stream.width
-        forces = np.array([self.world.touch(name) for name in sensors])[:height]
-        # a fingertip's normal force spread evenly over its row of taxels, as pressure (kPa)
-        pressure = np.repeat((forces / (width * TAXEL_AREA_M2) / 1000.0)[:, None], width, axis=1)
-        pixels = np.zeros((height, width), np.float32)
-        pixels[: len(pressure)] = pressure
-        return encode_image(stamp_ns=stamp_ns, frame_id=self.stream.frame_id, height=height, width=width,
-                            encoding=self.stream.encoding, data=pixels)
 
 
 def collect_episode(station: Station | str, task_name: str, *, out: Path, seed: int = 0,
@@ -177,7 +127,7 @@ def collect_episode(station: Station | str, task_name: str, *, out: Path, seed: 
         out.mkdir(parents=True, exist_ok=True)
         path = new_episode_dir(out, rig.rig, now_ns=start_ns)
         streams = tuple(rig.streams)
-        producers = [_Producer(s, world, station) for s in streams]
+        producers = [StreamProducer(s, world, station) for s in streams]
         with BagWriter(path) as writer:
             channels, info = open_episode(writer, rig, streams, task=instructions[language], operator=operator,
                                           start_ns=start_ns)
@@ -209,7 +159,7 @@ def collect_episode(station: Station | str, task_name: str, *, out: Path, seed: 
         world.close()
 
 
-def _run(world: SimWorld, task, producers: list[_Producer], channels: list[int], stats, writer, start_ns: int,
+def _run(world: SimWorld, task, producers: list[StreamProducer], channels: list[int], stats, writer, start_ns: int,
          sim_start_ns: int, duration_s: float, progress) -> int:
     """The lock-step loop; returns the number of frames of the first camera stream."""
     dt_ns = world.timestep_ns
