@@ -16,7 +16,10 @@ state a message (or image) was made from.
 
 Sim-only topics and services (namespace ``/sim``): ``/sim/state`` (std_msgs/String,
 JSON at 5 Hz: station, task, seed, instruction in both languages, sim time, expert
-done, success, drawn randomisation), ``/sim/success`` (std_msgs/Bool),
+done, success, ``lag_ms`` behind the wall clock, drawn randomisation). A machine too
+busy to keep real time makes the sim lag: its stamps then fall behind the receive
+times and sync reports (and refuses beyond the rig's limits) the skew, as it would
+for a real sensor, ``/sim/success`` (std_msgs/Bool),
 ``/sim/reset`` (std_srvs/Trigger: set up and start an episode, the first with
 ``seed``, then the next seeds; the reply is its instruction). Until the first reset
 the robot holds its ready pose (streams flow, the expert waits). The instruction also goes to ``/collector/task``, so the
@@ -90,6 +93,7 @@ class SimRobot:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sim_robot_loop", daemon=True)
         self.active = False  # until the first /sim/reset the robot holds its ready pose
+        self.lag_ms = 0.0  # how far the physics is behind the wall clock (CPU too slow or busy)
         self._new_episode(seed)
 
     # -- episodes ------------------------------------------------------------------------
@@ -146,7 +150,8 @@ class SimRobot:
                            "active": self.active,
                            "instructions": self.instructions, "sim_time_s": round(t_s, 4),
                            "expert_done": t_s >= self.task.expert_duration_s + self.hold_after_s,
-                           "success": bool(self.task.succeeded), "drawn": self.task.drawn}, ensure_ascii=False)
+                           "success": bool(self.task.succeeded), "lag_ms": round(self.lag_ms, 1),
+                           "drawn": self.task.drawn}, ensure_ascii=False)
 
     def _run(self) -> None:
         world = self.world
@@ -167,6 +172,7 @@ class SimRobot:
                 ahead_ns = t_ns / self.realtime - (time.monotonic_ns() - self.mono0_ns)
                 if ahead_ns > 0:
                     time.sleep(ahead_ns / 1e9)
+                self.lag_ms = max(0.0, -ahead_ns / 1e6)
                 stamp_ns = self.wall0_ns + t_ns
                 for producer, publisher in zip(self.producers, self.publishers):
                     if producer.next_ns <= t_ns:
