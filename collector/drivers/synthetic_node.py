@@ -29,15 +29,12 @@ import time
 from typing import Mapping
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, Imu, JointState
 
-from collector.ros.dds import apply_transport_defaults
 from collector.drivers.synthetic import (
     NS_PER_S,
     Event,
@@ -48,7 +45,6 @@ from collector.drivers.synthetic import (
     TruthWriter,
     make_source,
 )
-from collector.errors import CollectorError
 from collector.rig import Stream, load_rig
 from collector.ros.qos import to_rclpy
 
@@ -367,36 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns 0 on a normal stop (duration over, Ctrl-C, SIGTERM, ROS shutdown) and 2
     with one ``error: ...`` line on stderr for bad parameters.
     """
-    try:
-        apply_transport_defaults()
-        rclpy.init(args=sys.argv if argv is None else argv)
-    except RuntimeError as err:  # rclpy's RCLError: malformed --ros-args
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
-        return 2
-    node = robot = None
-    try:
-        node = Node(NODE_NAME)
-        try:
-            robot = SyntheticRobot(node, read_config(node))
-        except CollectorError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        robot.start()
-        executor = SingleThreadedExecutor(context=node.context)
-        executor.add_node(node)
-        while robot.running:
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        try:
-            if robot is not None:
-                robot.stop()
-        finally:
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown()
-    return 0
+    from collector.ros.node_main import run_loop_node
+
+    return run_loop_node(NODE_NAME, lambda node: SyntheticRobot(node, read_config(node)), argv)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from collector.export.errors import ExportError
 from collector.export.features import Feature, FeaturePlan, episode_valid_mask, feature_values
 from collector.export.frames import iter_frames
 from collector.export.registry import register
-from collector.export.transaction import fsync_path
+from collector.export.transaction import fsync_path, lock_exclusive
 
 EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 TMP_SUFFIX = ".tmp"
@@ -125,17 +125,7 @@ class Hdf5Writer(DatasetWriter):
 
     def _lock(self) -> int | None:
         """Hold an exclusive lock on the folder (released when the process dies)."""
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): concurrent exports into one folder are on the user
-            return None
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            os.close(fd)
-            raise ExportError(f"{self.root}: another export is writing into this folder") from err
-        return fd
+        return lock_exclusive(self.root, create=False, busy=f"{self.root}: another export is writing into this folder")
 
     def next_index(self) -> int:
         """The number of the next episode: one more than the highest in the folder (0 if none)."""

@@ -64,6 +64,27 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
+def lock_exclusive(path: Path, *, create: bool, busy: str) -> int | None:
+    """Hold an exclusive, non-blocking flock on ``path`` (a lock file, created if
+    ``create``, or a folder); released by closing the returned fd or by the process
+    dying. None where flock does not exist (Windows: concurrent exports are on the user).
+
+    Raises:
+        ExportError: ``busy``, when another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if create else os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        os.close(fd)
+        raise ExportError(busy) from err
+    return fd
+
+
 def _link_tree(source: Path, target: Path) -> None:
     """Recreate ``source``'s folders in ``target`` with every file hard-linked (copied
     where the filesystem has no hard links)."""
@@ -106,17 +127,7 @@ class FolderTransaction:
             raise
 
     def _lock(self, lock_path: Path) -> int | None:
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): concurrent exports into one folder are on the user
-            return None
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            os.close(fd)
-            raise ExportError(f"{self.root}: another export is writing into this dataset") from err
-        return fd
+        return lock_exclusive(lock_path, create=True, busy=f"{self.root}: another export is writing into this dataset")
 
     def _repair(self, name: str) -> None:
         """Remove what killed transactions left; put back a version renamed aside."""

@@ -33,13 +33,10 @@ import sys
 import threading
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 
 from collector.errors import CollectorError
-from collector.ros.dds import apply_transport_defaults
 from collector.ros.qos import to_rclpy
 from collector.ros.recorder_node import message_class
 
@@ -218,36 +215,9 @@ def _parameters(node: Node) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sim robot node; 0 on a normal stop, 2 with one ``error:`` line for bad parameters."""
-    try:
-        apply_transport_defaults()
-        rclpy.init(args=sys.argv if argv is None else argv)
-    except RuntimeError as err:
-        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
-        return 2
-    node = robot = None
-    try:
-        node = Node(NODE_NAME)
-        try:
-            robot = SimRobot(node, **_parameters(node))
-        except CollectorError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        robot.start()
-        executor = SingleThreadedExecutor(context=node.context)
-        executor.add_node(node)
-        while robot.running:
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        try:
-            if robot is not None:
-                robot.stop()
-        finally:
-            if node is not None:
-                node.destroy_node()
-            rclpy.try_shutdown()
-    return 0
+    from collector.ros.node_main import run_loop_node
+
+    return run_loop_node(NODE_NAME, lambda node: SimRobot(node, **_parameters(node)), argv)
 
 
 if __name__ == "__main__":

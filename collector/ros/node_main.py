@@ -1,0 +1,54 @@
+"""The ``main()`` of a driver node that runs its own loop thread beside the executor.
+
+``run_loop_node(name, build, argv)``: rclpy up with the project's DDS defaults, the
+node built by ``build(node)`` (an object with ``start()``, ``stop()`` and
+``running``), spun until the loop ends, Ctrl-C, SIGTERM or a ROS shutdown, and
+everything closed in order. Bad parameters (a CollectorError from ``build``) give
+one ``error: ...`` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from collector.errors import CollectorError
+from collector.ros.dds import apply_transport_defaults
+
+
+def run_loop_node(name: str, build: Callable[[Node], object], argv: list[str] | None = None) -> int:
+    """Run a loop-thread node; returns 0 on a normal stop, 2 for bad parameters."""
+    try:
+        apply_transport_defaults()
+        rclpy.init(args=sys.argv if argv is None else argv)
+    except RuntimeError as err:  # rclpy's RCLError: malformed --ros-args
+        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+    node = loop = None
+    try:
+        node = Node(name)
+        try:
+            loop = build(node)
+        except CollectorError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        loop.start()
+        executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+        while loop.running:
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        try:
+            if loop is not None:
+                loop.stop()
+        finally:
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+    return 0
