@@ -111,14 +111,36 @@ class _McapFile:
 
     def messages(self, topics: list[str] | None, ordered: bool) -> Iterator[BagMessage]:
         try:
-            for _schema, channel, message in self.reader.iter_messages(
-                topics=topics, log_time_order=ordered
-            ):
-                yield BagMessage(channel.topic, message.log_time, message.publish_time, message.data)
+            if ordered or not self.summary.chunk_indexes:
+                for _schema, channel, message in self.reader.iter_messages(
+                    topics=topics, log_time_order=ordered
+                ):
+                    yield BagMessage(channel.topic, message.log_time, message.publish_time, message.data)
+            else:
+                yield from self._file_order(topics)
         except BagError:
             raise
         except Exception as err:  # damaged chunk inside an indexed file
             raise BagError(f"cannot read messages from {self.path}: {err}; {_recover_hint(self.path)}") from err
+
+    def _file_order(self, topics: list[str] | None) -> Iterator[BagMessage]:
+        """Messages chunk by chunk in file order, one chunk in memory at a time. (mcap's
+        unordered iteration decompresses every chunk before it yields the first message.)"""
+        from mcap.reader import breakup_chunk
+        from mcap.records import Chunk, Message
+        from mcap.stream_reader import ReadDataStream
+
+        channels = self.summary.channels
+        wanted = None if topics is None else {i for i, c in channels.items() if c.topic in topics}
+        for index in sorted(self.summary.chunk_indexes, key=lambda c: c.chunk_start_offset):
+            if wanted is not None and not wanted & set(index.message_index_offsets):
+                continue
+            self.stream.seek(index.chunk_start_offset + 1 + 8)
+            chunk = Chunk.read(ReadDataStream(self.stream))
+            for record in breakup_chunk(chunk, validate_crc=True):
+                if isinstance(record, Message) and (wanted is None or record.channel_id in wanted):
+                    yield BagMessage(channels[record.channel_id].topic, record.log_time, record.publish_time,
+                                     record.data)
 
     def close(self) -> None:
         self.stream.close()

@@ -159,7 +159,8 @@ class _Builder:
 
     def add(self, receive_ns: int, data: bytes) -> None:
         self.receive.append(receive_ns)
-        self.pending.append(data if self.decode else data[:_HEAD_BYTES])
+        # a copy: a slice of a zero-copy view would keep the whole chunk (images!) alive
+        self.pending.append(data if self.decode else bytes(data[:_HEAD_BYTES]))
         if len(self.pending) >= DECODE_BATCH:
             self.flush()
 

@@ -153,3 +153,25 @@ def test_export_killed_at_random_moments_keeps_the_dataset(sources, tmp_path, fm
         np.testing.assert_array_equal(index, np.arange(info["total_frames"]))
     else:
         assert sorted(p.name for p in out.glob("episode_*.hdf5")) == [f"episode_{i}.hdf5" for i in range(4)]
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_whatever_the_episode_length(tmp_path):
+    """Peak RSS of an export does not grow with the episode: frames stream through the encoders,
+    image stats keep a fixed-size sample (both lengths are past its 100 frames)."""
+    from tests.export.test_lerobot_loads import Episode, vga_rig
+
+    rig = vga_rig()
+    peaks = {}
+    for seconds in (4.0, 12.0):
+        episode = Episode(tmp_path / f"raw{seconds:g}", rig, seconds=seconds, seed=30, task="t")
+        code = ("import resource, sys; from collector.cli import main; rc = main(sys.argv[1:]); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+        proc = subprocess.run([sys.executable, "-c", code, "export", str(episode.path), "--format", "lerobot",
+                               "--out", str(tmp_path / f"ds{seconds:g}")], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        peaks[seconds] = int(proc.stdout.strip().splitlines()[-1]) / 1024  # MB
+    raw_mb = 12.0 * 30 * 4 * 640 * 480 * 3 / 1e6  # what holding the 12 s episode's frames would take
+    assert peaks[12.0] - peaks[4.0] < 100, peaks
+    assert peaks[12.0] < raw_mb, (peaks, raw_mb)

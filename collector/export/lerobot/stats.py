@@ -24,7 +24,7 @@ import numpy as np
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 STAT_NAMES = ("min", "max", "mean", "std", "count", *QUANTILES)
 IMAGE_SAMPLE_FRAMES = 100
-IMAGE_SAMPLE_PIXELS = 150 * 150
+IMAGE_SAMPLE_PIXELS = 100 * 100
 
 Stats = dict[str, np.ndarray]
 
@@ -89,14 +89,13 @@ class ImageStats:
 
     def offer(self, position: int, frame: np.ndarray) -> None:
         """Frame ``position`` of the episode passes; keep a downsampled copy if sampled."""
-        if position in self.positions:
-            small = _downsample(frame).reshape(-1, self.channels)
-            self._samples.append(small.astype(np.float64) / self.scale)
+        if position in self.positions:  # kept in the frame's own dtype: floats only in result()
+            self._samples.append(np.ascontiguousarray(_downsample(frame)).reshape(-1, self.channels))
 
     def result(self) -> Stats:
         """Per-channel stats, shaped ``(channels, 1, 1)``; ``count`` is the frame count."""
         pixels = np.concatenate(self._samples) if self._samples else np.zeros((0, self.channels))
-        stats = numeric_stats(pixels)
+        stats = numeric_stats(pixels.astype(np.float64) / self.scale)
         stats = {k: v.reshape(self.channels, 1, 1) for k, v in stats.items() if k != "count"}
         stats["count"] = np.array([self.frames], dtype=np.int64)
         stats["_pixels"] = np.array([len(pixels)], dtype=np.int64)  # for pooling; not written
