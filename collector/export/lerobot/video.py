@@ -40,9 +40,12 @@ def fps_fraction(fps: float) -> Fraction:
 
 
 def encoder_options(codec: str, *, crf: int, gop: int, preset: int | str | None) -> dict[str, str]:
-    """FFmpeg options for ``codec`` (``av1`` or ``h264``), as LeRobot's writer sets them."""
+    """FFmpeg options for ``codec`` (``av1`` or ``h264``), as LeRobot's writer sets them.
+
+    A numeric ``preset`` is SVT-AV1's (0-13); libx264 takes names, so a number is not
+    passed to it (its default, ``medium``, is used)."""
     options = {"g": str(gop), "crf": str(crf)}
-    if preset is not None:
+    if preset is not None and not (codec == "h264" and str(preset).isdigit()):
         options["preset"] = str(preset)
     return options
 

@@ -12,8 +12,9 @@ nothing.
 Options:
 
 * ``vcodec``: ``av1`` (libsvtav1, default, LeRobot's codec) or ``h264`` (libx264);
-  ``crf`` (30), ``gop`` (2: LeRobot's keyframe interval) and ``preset`` (None:
-  the encoder's default) as LeRobot's ``encode_video_frames`` sets them.
+  ``crf`` (30), ``gop`` (2: LeRobot's keyframe interval) and ``preset`` (12, as LeRobot's
+  ``encode_video_frames`` sets it for libsvtav1; ``None``: the encoder's own default, for
+  libx264 too, whose presets are names such as ``medium``) as LeRobot sets them.
 * ``invalid``: ``trim`` (default) or ``keep``, see :mod:`collector.export.lerobot.episode`.
 * ``repo_id`` (for the card), ``license`` (``apache-2.0``), ``robot_type``
   (default: the rig's robot model).
@@ -69,7 +70,7 @@ class LeRobotWriter(DatasetWriter):
     """
 
     appends = True
-    OPTIONS = {"vcodec": "av1", "crf": 30, "gop": 2, "preset": None, "invalid": "trim",
+    OPTIONS = {"vcodec": "av1", "crf": 30, "gop": 2, "preset": 12, "invalid": "trim",
                "repo_id": None, "license": "apache-2.0", "robot_type": None}
 
     def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
