@@ -103,9 +103,10 @@ class HandExpert(WaypointExpert):
 
 
 def hand_pick_and_place(grasp: np.ndarray, yaw: float, place: np.ndarray, place_yaw: float, *,
-                        release_height: float = 0.0) -> list[Waypoint]:
-    """Waypoints (TCP positions, world m) to grasp the parcel centred at ``grasp`` and
-    release it with its centre ``release_height`` above ``place``."""
+                        release_height: float = 0.0, home: np.ndarray | None = None) -> list[Waypoint]:
+    """Waypoints (TCP positions, world m) to grasp the parcel centred at ``grasp``,
+    release it with its centre ``release_height`` above ``place`` and, if ``home`` is
+    given, go back there (out of the head camera's view of the target)."""
     up = np.array([0.0, 0.0, APPROACH_M])
     lift = np.array([0.0, 0.0, LIFT_M])
     over = place + np.array([0.0, 0.0, release_height])
@@ -119,7 +120,7 @@ def hand_pick_and_place(grasp: np.ndarray, yaw: float, place: np.ndarray, place_
         Waypoint(tuple(over), place_yaw, 0.0, 0.8),
         Waypoint(tuple(over), place_yaw, 1.0, 0.5),
         Waypoint(tuple(over + up), place_yaw, 1.0, 0.7),
-    ]
+    ] + ([Waypoint(tuple(home), 0.0, 1.0, 1.2)] if home is not None else [])
 
 
 class SortingTask(Task):
@@ -146,6 +147,16 @@ class SortingTask(Task):
             for geom in range(model.ngeom):
                 if model.geom_bodyid[geom] == model.body(tote).id:
                     model.geom_rgba[geom][:3] = palette[colour]["rgb"]
+        friction = float(rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
+        mass = float(rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
+        for parcel in parcels:
+            model.geom_friction[model.geom(parcel).id][0] *= friction
+            model.body_mass[model.body(parcel).id] *= mass
+            model.body_inertia[model.body(parcel).id] *= mass
+        # the solver's per-body scales are compiled from the masses: stale ones make a heavier
+        # parcel squeezed by the hand blow up. Recompute them (this clobbers data: do it first).
+        mujoco.mj_setConst(model, world.data)
+        mujoco.mj_resetData(model, world.data)
         # the conveyor and everything on it move together
         dz = float(rng.uniform(-1, 1) * ranges.get("conveyor_height_m", 0.0))
         conveyor = model.body("conveyor")
@@ -182,11 +193,6 @@ class SortingTask(Task):
             model.cam_quat[camera] = out
             camera_shift[mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)] = {
                 "pos_m": np.round(shift, 5).tolist(), "rot_rad": np.round(angles, 5).tolist()}
-        friction = float(rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
-        mass = float(rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
-        for parcel in parcels:
-            model.geom_friction[model.geom(parcel).id][0] *= friction
-            model.body_mass[model.body(parcel).id] *= mass
         world.forward()
         self.drawn.update({"colours": self.colours, "tote_colours": self.tote_colours, "target_part": self.part,
                            "target": self.target, "arm": self.arm, "conveyor_dz_m": round(dz, 5),
@@ -245,7 +251,8 @@ class SortingTask(Task):
         place = np.array([centre[0] + dx, centre[1] + dy, centre[2] - half[2] + PARCEL_HALF_M])
         waypoints = hand_pick_and_place(grasp, box_yaw(self.world.data.xmat[self.world.model.body(self.part).id]),
                                         place, float(params.get("place_yaw_rad", 0.0)),
-                                        release_height=float(params.get("release_height_m", 0.0)))
+                                        release_height=float(params.get("release_height_m", 0.0)),
+                                        home=np.array(self.station.ready[self.arm]))
         return HandExpert(self.world, self.arm, waypoints, self.hold_except(self.arm),
                           tilt=float(params.get("tilt_rad", 0.0)))
 
