@@ -75,6 +75,16 @@ class Task:
         dz = float(rng.uniform(-1, 1) * ranges.get("bench_height_m", 0.0))
         bench = model.body("bench")
         model.body_pos[bench.id][2] += dz
+        friction = float(rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
+        mass = float(rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
+        for part in parts:
+            body = model.body(part).id
+            model.geom_friction[model.geom(part).id][0] *= friction
+            model.body_mass[body] *= mass
+            model.body_inertia[body] *= mass  # same shape, scaled density
+        # MuJoCo caches per-body mass values: recompute them (this clobbers data: before any placement)
+        mujoco.mj_setConst(model, world.data)
+        mujoco.mj_resetData(model, world.data)
         slots = list(ranges.get("tray_slots_y", []))
         order = rng.permutation(len(slots)) if slots else []
         jx, jy = ranges.get("part_jitter_m", [0.0, 0.0])
@@ -108,11 +118,6 @@ class Task:
             model.cam_quat[camera] = out
             camera_shift[mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)] = {
                 "pos_m": np.round(shift, 5).tolist(), "rot_rad": np.round(angles, 5).tolist()}
-        friction = float(rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
-        mass = float(rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
-        for part in parts:
-            model.geom_friction[model.geom(part).id][0] *= friction
-            model.body_mass[model.body(part).id] *= mass
         world.forward()
         self.drawn.update({"colours": self.colours, "bench_dz_m": round(dz, 5), "parts": placements,
                            "cameras": camera_shift, "friction_scale": round(friction, 5),
