@@ -123,6 +123,14 @@ class Task:
                            "cameras": camera_shift, "friction_scale": round(friction, 5),
                            "mass_scale": round(mass, 5)})
 
+    def ready_rotation(self) -> np.ndarray:
+        """TCP orientation of the ready pose (grippers: fingers down, tipped forward)."""
+        return yaw_rotation(0.0)
+
+    def open_end_effector(self, side: str) -> dict[str, float]:
+        """Targets that open the ``side`` end effector (a parallel gripper here)."""
+        return {f"{side}_gripper": 0.07}
+
     def _ready_pose(self) -> None:
         world = self.world
         values = {}
@@ -131,12 +139,12 @@ class Task:
             ik = SiteIK(world.model, f"{side}_tcp", arm)
             start = world.data.qpos.copy()
             start[ik.qpos] = READY_SEED[:len(arm)]
-            q, error = ik.solve(start, np.array(position), yaw_rotation(0.0), iterations=300)
+            q, error = ik.solve(start, np.array(position), self.ready_rotation(), iterations=300)
             if error > 0.01:
                 raise SimError(f"{self.station.name}: the {side} ready pose {position} is out of reach "
                                f"(IK error {error:.3f})")
             values.update(zip(arm, q.tolist()))
-            values[f"{side}_gripper"] = 0.07
+            values.update(self.open_end_effector(side))
         world.set_positions(values)
         world.command(values)
         self.ready = values

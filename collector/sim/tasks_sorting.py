@@ -205,23 +205,11 @@ class SortingTask(Task):
         names = [str(c) for c in self.rng.choice(list(self.station.doc["palette"]), size=len(totes), replace=False)]
         return dict(zip(totes, names))
 
-    def _ready_pose(self) -> None:
-        world = self.world
-        values = {}
-        for side, position in self.station.ready.items():
-            arm = list(world.rig.robot.joints.get(f"{side}_arm", ()))
-            ik = SiteIK(world.model, f"{side}_tcp", arm)
-            start = world.data.qpos.copy()
-            start[ik.qpos] = READY_SEED[:len(arm)]
-            q, error = ik.solve(start, np.array(position), hand_rotation(0.0), iterations=300)
-            if error > 0.01:
-                raise SimError(f"{self.station.name}: the {side} ready pose {position} is out of reach "
-                               f"(IK error {error:.3f})")
-            values.update(zip(arm, q.tolist()))
-            values.update(hand_targets(side, 1.0))
-        world.set_positions(values)
-        world.command(values)
-        self.ready = values
+    def ready_rotation(self) -> np.ndarray:
+        return hand_rotation(0.0)
+
+    def open_end_effector(self, side: str) -> dict[str, float]:
+        return hand_targets(side, 1.0)
 
     # -- instruction -----------------------------------------------------------------------
 
