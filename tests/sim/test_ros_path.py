@@ -51,3 +51,8 @@ def test_ros_and_lock_step_paths_agree(tmp_path):
     features = [json.loads((tmp_path / f"ds_{n}" / "meta" / "info.json").read_text())["features"]
                 for n in ("ros", "lock")]
     assert features[0] == features[1]
+    from tests.export.test_lerobot_oracle_env import ORACLE_PYTHON, load_with_lerobot
+
+    if ORACLE_PYTHON.exists():  # the recorded sim episode loads in LeRobot itself
+        loaded = load_with_lerobot(tmp_path / "ds_ros")
+        assert loaded["num_episodes"] == 1 and loaded["tasks"] == [ros_info.task]
