@@ -9,5 +9,5 @@ bash scripts/setup.sh
 if [ "${COLLECTOR_SKIP_LEROBOT:-0}" != 1 ]; then
   bash scripts/lerobot_env.sh
 fi
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST MUJOCO_GL="${MUJOCO_GL:-egl}"
 exec .venv/bin/python -m pytest "$@"
