@@ -23,10 +23,11 @@ key) and, where it has them, ``names``. Root attrs add task, success, episode_id
 site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path).
 
 Numbering continues after the episodes already in the folder (appending). Each file
-is written in a scratch folder beside the dataset folder (``.<folder>.scratch-<pid>``),
-fsynced and hard-linked to its final name (never replacing a file), so a crash leaves
-no partial episode; what a killed export left (scratch folders, ``.tmp`` files) is
-removed by the next one. Images stream frame by frame (datasets
+is written in a scratch folder beside the dataset folder (``.<folder>.scratch-<pid>``)
+and hard-linked into a staged copy of the folder
+(:class:`~collector.export.transaction.FolderTransaction`), which :meth:`Hdf5Writer.close`
+swaps in at once: a killed export leaves the folder exactly as it was, and the next
+one removes what it left. Images stream frame by frame (datasets
 chunked per frame), so memory stays bounded whatever the episode length.
 
 Options: ``compress`` (JPEG images, default False), ``jpeg_quality`` (1-100, default
@@ -56,7 +57,7 @@ from collector.export.errors import ExportError
 from collector.export.features import Feature, FeaturePlan, episode_valid_mask, feature_values
 from collector.export.frames import iter_frames
 from collector.export.registry import register
-from collector.export.transaction import fsync_path, lock_exclusive
+from collector.export.transaction import FolderTransaction
 
 EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 TMP_SUFFIX = ".tmp"
@@ -114,28 +115,40 @@ class Hdf5Writer(DatasetWriter):
         if self.root.exists() and not self.root.is_dir():
             raise ExportError(f"{self.root} exists and is not a folder, not overwriting")
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = self._lock()
-        for stale in self.root.glob(f"episode_*.hdf5{TMP_SUFFIX}"):
-            stale.unlink()  # a killed export's partial file: never a dataset episode
+        # all of a run's episodes appear at once (or none): a staged copy swapped in by close()
+        self._txn = FolderTransaction(self.root)
+        self.stage = self._txn.path
+        for stale in self.stage.glob(f"episode_*.hdf5{TMP_SUFFIX}"):
+            stale.unlink()  # an old killed export's partial file: never a dataset episode
         for stale in self.root.parent.glob(f".{self.root.name}.scratch-*"):
             shutil.rmtree(stale, ignore_errors=True)  # a killed export's parts (we hold the lock)
         self.written: list[Path] = []
 
     # -- folder --------------------------------------------------------------------------
 
-    def _lock(self) -> int | None:
-        """Hold an exclusive lock on the folder (released when the process dies)."""
-        return lock_exclusive(self.root, create=False, busy=f"{self.root}: another export is writing into this folder")
-
     def next_index(self) -> int:
         """The number of the next episode: one more than the highest in the folder (0 if none)."""
-        numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := EPISODE_RE.match(p.name))]
+        numbers = [int(m.group(1)) for p in self.stage.iterdir() if (m := EPISODE_RE.match(p.name))]
         return max(numbers) + 1 if numbers else 0
 
     def close(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Swap the run's episodes in (nothing changes without episodes)."""
+        if self.closed:
+            return
+        try:
+            if self.episodes_written:
+                self._txn.commit()
+            else:
+                self._txn.abort()
+        except BaseException:
+            self._txn.abort()
+            raise
+        finally:
+            super().close()
+
+    def abort(self) -> None:
+        """Throw this run's episodes away; the folder stays as it was."""
+        self._txn.abort()
         super().close()
 
     # -- episodes ------------------------------------------------------------------------
@@ -157,8 +170,8 @@ class Hdf5Writer(DatasetWriter):
         return episode.write(Path(episode_path), sync, info, Path(scratch), progress)
 
     def commit(self, part: Hdf5Part) -> None:
-        """Link ``episode.hdf5`` of the part into the folder as ``episode_<i>.hdf5`` (never
-        replacing a file) and remove the part.
+        """Link ``episode.hdf5`` of the part into the staged folder as ``episode_<i>.hdf5``
+        (never replacing a file) and remove the part; :meth:`close` makes it visible.
 
         Raises:
             ExportError: closed writer, or the final name exists already.
@@ -166,24 +179,19 @@ class Hdf5Writer(DatasetWriter):
         if self.closed:
             raise ExportError(f"hdf5 writer for {self.root} is closed")
         partial = Path(part.scratch) / part.file
-        final = self.root / f"episode_{self.next_index()}.hdf5"
+        name = f"episode_{self.next_index()}.hdf5"
+        staged = self.stage / name
         try:
-            fsync_path(partial)
             try:
-                os.link(partial, final)  # fails instead of replacing an existing file
+                os.link(partial, staged)  # fails instead of replacing an existing file
             except FileExistsError as err:
-                raise ExportError(f"{final} exists already, not overwriting") from err
-            except OSError:  # no hard links here (or another filesystem): copy under a temp name, rename
-                if final.exists():
-                    raise ExportError(f"{final} exists already, not overwriting") from None
-                temporary = final.with_name(final.name + TMP_SUFFIX)
-                shutil.copyfile(partial, temporary)
-                fsync_path(temporary)
-                os.rename(temporary, final)
-            fsync_path(self.root, directory=True)
+                raise ExportError(f"{self.root / name} exists already, not overwriting") from err
+            except OSError:  # no hard links here: copy
+                shutil.copyfile(partial, staged)
+            self._txn.written.append(staged)  # fsynced at commit
         finally:
             shutil.rmtree(part.scratch, ignore_errors=True)
-        self.written.append(final)
+        self.written.append(self.root / name)
         self.episodes_written += 1
 
 
