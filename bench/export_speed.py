@@ -2,7 +2,8 @@
 """Export speed: LeRobot's own writer against ``collector export --format lerobot``, same run, same episodes.
 
     cd /work/main && .venv/bin/python bench/export_speed.py [--episodes 10] [--seconds 10] [--quick]
-        [--json-out bench/results/export_speed.json] [--keep] [--profile]
+        [--json-out bench/results/export_speed.json] [--keep] [--profile] [--presets 8]
+    .venv/bin/python bench/export_speed.py --from-json bench/results/export_speed.json   # tables only
 
 Episodes: ``--episodes`` synthetic raw episodes (default 10) of ``--seconds`` s (default 10,
 300 frames at 30 fps) of the Bao'an rig at its real size, without ``head_depth``: three
@@ -19,12 +20,15 @@ output folder:
    **12** (``_get_codec_options``: ``preset or "12"``); a PNG per frame (compress level 1),
    then one encoder process per camera. Driven by ``bench/lerobot_writer_bench.py`` in
    ``.venv-lerobot``.
-2. ``ours``: ``collector export RAW --format lerobot --out DIR`` as a subprocess, defaults
-   (av1 via libsvtav1, crf 30, gop 2, yuv420p, preset None = SVT-AV1's own default, 8 in
-   these builds), default workers (1).
+2. ``ours``: ``collector export RAW --format lerobot --out DIR`` as a subprocess, its
+   defaults (av1 via libsvtav1, crf 30, gop 2, yuv420p, preset 12 since commit 2a8b668;
+   before it, None: SVT-AV1's own default, 8 in these builds), default workers (1).
 3. ``ours --workers 2``.
-4. and 5. the same two with ``-o preset=12``: LeRobot's preset, so both sides do the same
-   codec work. Our default preset differs from LeRobot's; rows 2-3 are what a user gets.
+4. ``ours -o preset=N`` for each N of ``--presets`` (default ``8``: SVT-AV1's own default,
+   slower and about half the file size; ``--presets ""``: none).
+
+The presets both sides used are recorded per run (``preset``: LeRobot's from its
+``_get_codec_options``, ours from ``LeRobotWriter.OPTIONS`` or the ``-o`` override).
 
 Fairness:
 
@@ -279,6 +283,7 @@ def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     memory; wall seconds from spawn to exit, the tree's CPU, other processes' CPU."""
     others_before = user_process_cpu()
     busy_before = machine_cpu()
+    own_before = sum(os.times()[:2])  # this process: the memory sampler's CPU and the bench's own
     with open(log.with_suffix(".out"), "wb") as out, open(log.with_suffix(".err"), "wb") as err:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=REPO)
@@ -291,12 +296,18 @@ def measure(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     wall = stopped - started
     other = other_cpu_seconds(others_before, user_process_cpu(), sampler.pids | {os.getpid()})
     machine_busy = machine_cpu()[0] - busy_before[0]
+    tree_cpu = usage.ru_utime + usage.ru_stime
+    own_cpu = sum(os.times()[:2]) - own_before
     return {
         "cmd": [str(c) for c in cmd], "returncode": proc.returncode, "wall_s": wall,
         "tree_cpu_s": usage.ru_utime + usage.ru_stime,
         "tree_cpu_pct": 100.0 * (usage.ru_utime + usage.ru_stime) / wall if wall else None,
         "largest_process_maxrss_mb": round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is KiB: one process, not a sum
-        "other_cpu_pct": 100.0 * other / wall if wall else None,
+        # other processes: per process (exact, but blind to processes that started and ended
+        # within the run) and machine-wide minus this run's tree and this process (catches those);
+        # the larger counts
+        "other_cpu_pct": 100.0 * max(other, machine_busy - tree_cpu - own_cpu, 0.0) / wall if wall else None,
+        "other_cpu_per_process_pct": 100.0 * other / wall if wall else None,
         "machine_busy_pct": 100.0 * machine_busy / wall if wall else None,
         "peak": sampler.peak(), "sampler": sampler, "sampler_cpu_s": round(sampler.cpu_s, 2), "log": str(log),
         "memory_timeline": sampler.timeline(started),  # [s from spawn, tree RSS MB, tree PSS MB]
@@ -620,16 +631,27 @@ def micro(episode: Path, work: Path) -> dict:
 # --------------------------------------------------------------------------- report
 
 
-# (key, title, workers, collector export -o options); "lerobot" is LeRobot's writer
-RUNS = (
-    ("lerobot", "LeRobot writer", None, ()),
-    ("ours_w1", "ours (collector export)", 1, ()),
-    ("ours_w2", "ours --workers 2", 2, ()),
-    # LeRobot 0.4.4's encode_video_frames passes preset 12 to libsvtav1; our default leaves SVT's own (8 here):
-    # these two runs give ours LeRobot's preset, so the codec work is the same on both sides.
-    ("ours_w1_p12", "ours -o preset=12", 1, ("preset=12",)),
-    ("ours_w2_p12", "ours --workers 2 -o preset=12", 2, ("preset=12",)),
-)
+def plan_runs(presets: list[int]) -> list[tuple[str, str, int | None, tuple[str, ...]]]:
+    """``(key, title, workers, collector export -o options)`` per run; ``lerobot`` is LeRobot's writer."""
+    runs = [("lerobot", "LeRobot writer", None, ()), ("ours_w1", "ours (collector export)", 1, ()),
+            ("ours_w2", "ours --workers 2", 2, ())]
+    runs += [(f"ours_w1_p{p}", f"ours -o preset={p}", 1, (f"preset={p}",)) for p in presets]
+    return runs
+
+
+# titles of runs in reports written before titles were stored (their exporter defaulted to preset None)
+OLD_TITLES = {"ours_w1_p12": "ours -o preset=12", "ours_w2_p12": "ours --workers 2 -o preset=12"}
+
+
+def _title(key: str, run: dict) -> str:
+    return run.get("title") or OLD_TITLES.get(key) or dict((k, t) for k, t, *_ in plan_runs([]))[key]
+
+
+def our_default_preset():
+    """The exporter's default SVT-AV1 preset (None: the encoder's own)."""
+    from collector.export.lerobot.writer import LeRobotWriter
+
+    return LeRobotWriter.OPTIONS.get("preset")
 
 
 def judged(run: dict, loaded: dict) -> dict:
@@ -658,13 +680,12 @@ def results_table(report: dict) -> Table:
     base_mem = lerobot.get("memory", {})
     table = Table(title="export speed: same episodes, same frames, AV1 (libsvtav1, crf 30, g 2, yuv420p)",
                   box=box.SIMPLE_HEAVY)
-    for column in ("run", "frames", "seconds", "frames/s", "ours/LeRobot", "peak RSS MB", "peak PSS MB",
-                   "RSS vs LeRobot", "loads", "other CPU"):
+    for column in ("run", "preset", "frames", "seconds", "frames/s", "ours/LeRobot", "peak RSS MB", "peak PSS MB",
+                   "over LeRobot Δ RSS / PSS", "loads", "other CPU"):
         table.add_column(column, justify="left" if column in ("run", "loads") else "right")
-    for key, title, *_ in RUNS:
-        run = runs.get(key)
-        if run is None:
-            continue
+    for key, run in runs.items():
+        preset = run.get("preset", "?")
+        title, preset_text = _title(key, run), "SVT's" if preset is None else str(preset)
         ok = run.get("verdict", {}).get("status") == "ok"
         fps = run.get("frames_per_s") if ok else None
         if key == "lerobot":
@@ -676,15 +697,16 @@ def results_table(report: dict) -> Table:
         else:
             peak = run.get("memory", {}).get("process_peak", {})
             rss, pss = _mb(peak.get("rss_mb")), _mb(peak.get("pss_mb"))
-            vs = _ratio(peak.get("rss_mb"), base_mem.get("writer_delta", {}).get("rss_mb")) + " of Δ, " + \
-                _ratio(peak.get("rss_mb"), base_mem.get("process_peak", {}).get("rss_mb")) + " of raw"
+            delta = base_mem.get("writer_delta", {})
+            vs = (f"{_ratio(peak.get('rss_mb'), delta.get('rss_mb'))} / "
+                  f"{_ratio(peak.get('pss_mb'), delta.get('pss_mb'))}")
         other = run.get("other_cpu_pct")
         other_text = "-" if other is None else f"{other:.0f}%" + (" [yellow]noisy[/yellow]"
                                                                   if other > OTHER_LOAD_WARN_PCT else "")
         loads = run.get("loaded", {})
         load_text = (f"ok, {loads.get('num_frames')} frames" if ok else
                      f"[red]FAILED[/red]: {str(run.get('verdict', {}).get('why'))[:60]}")
-        table.add_row(title, str(run.get("frames", "-")), "-" if not ok else f"{run['seconds']:.1f}",
+        table.add_row(title, preset_text, str(run.get("frames", "-")), "-" if not ok else f"{run['seconds']:.1f}",
                       "-" if fps is None else f"{fps:.1f}",
                       "" if key == "lerobot" else _ratio(fps, base_fps), rss, pss, vs, load_text, other_text)
     return table
@@ -697,7 +719,7 @@ FAIRNESS = """[bold]How this is measured[/bold] (see the script docstring):
  * Our seconds are the whole `collector export` process (start-up, bag reading, sync, CDR decoding, encoding).
  * Same features on both sides (state, action, 3 cameras as AV1 video, velocity, effort, IMU, wrench,
    time.*, time.valid), crf 30, g 2, yuv420p, a fresh output folder per run, runs one after the other.
-   Preset: LeRobot's default is 12, ours is SVT-AV1's default (8): the "-o preset=12" rows match LeRobot's.
+   SVT-AV1 preset: per run (12 is what LeRobot's encode_video_frames passes; "?": not recorded).
  * Memory: process tree, RSS every 0.1 s, PSS every 2 s. RSS sums each process's RSS; LeRobot's encoder processes are
    forked from a process holding the preloaded episode, so their RSS re-counts those shared pages: PSS
    splits them. LeRobot: whole process (with the preloaded frames, which are not its own), and in brackets
@@ -722,16 +744,16 @@ def print_report(report: dict) -> None:
                       "; inside: " + ", ".join(f"{k} {v:.1f} s" for k, v in writer["phases_s"].items()) +
                       f"; untimed preload (sync + decode): {sum(writer['preload_s'].values()):.1f} s, "
                       f"process wall {lerobot['process_wall_s']:.1f} s")
-    for key, title, *_ in RUNS:
-        run = runs.get(key, {})
+    for key, run in runs.items():
+        title = _title(key, run)
         if run.get("ok"):
             console.print(f"{title}: tree CPU {run['tree_cpu_s']:.0f} s ({run['tree_cpu_pct']:.0f}% of a core; "
                           f"memory sampler {run['sampler_cpu_s']:.1f} s), "
                           f"largest single process {_mb(run['largest_process_maxrss_mb'])} MB, "
                           f"dataset {run.get('dataset', {}).get('size_mb')} MB "
                           f"(videos {run.get('dataset', {}).get('video_mb')} MB)")
-    for key, title, *_ in RUNS[1:]:
-        same = runs.get(key, {}).get("same_as_lerobot")
+    for key, run in runs.items():
+        title, same = _title(key, run), run.get("same_as_lerobot")
         if same:
             console.print(f"{title} vs LeRobot output: same features {same['same_features']}, same episode "
                           f"lengths {same['same_lengths']}" + (f" (differences: {same['differences']})"
@@ -775,8 +797,13 @@ def measured_run(key: str, title: str, workers: int | None, options: tuple[str, 
             run = run_lerobot(raw, out, log)
         else:
             run = run_ours(raw, out, log, workers, options, collector)
-        run.update({"out": str(out), "busy_before_pct": round(busy, 1), "waited_for_quiet_s": round(waited, 1),
-                    "options": list(options), "workers": workers})
+        run.update({"title": title, "out": str(out), "busy_before_pct": round(busy, 1),
+                    "waited_for_quiet_s": round(waited, 1), "options": list(options), "workers": workers})
+        if key == "lerobot":
+            run["preset"] = run.get("writer", {}).get("codec_options", {}).get("preset", "?")
+        else:
+            chosen = [o.split("=", 1)[1] for o in options if o.startswith("preset=")]
+            run["preset"] = chosen[-1] if chosen else our_default_preset()
         shown = f"{run['frames_per_s']:.1f} frames/s" if run.get("ok") else f"[red]failed[/red]: {run.get('error')}"
         console.print(f"  {shown}; process wall {run['wall_s']:.1f} s, peak tree RSS {_mb(run['peak']['rss_mb'])} "
                       f"MB; other processes {run['other_cpu_pct']:.0f}% of a core")
@@ -803,7 +830,7 @@ def git_state() -> dict:
 
 
 def bench(*, episodes: int, seconds: float, keep: bool, profile: bool, workdir: Path | None = None,
-          retries: int = 2, quiet_wait_s: float = 300.0) -> dict:
+          retries: int = 2, quiet_wait_s: float = 300.0, presets: tuple[int, ...] = (8,)) -> dict:
     """Write the episodes, run LeRobot, ours and ours --workers 2, load every output; the report dict."""
     for path in (LEROBOT_PYTHON, OUR_PYTHON, WRITER_BENCH, PROBE):
         if not path.exists():
@@ -816,8 +843,10 @@ def bench(*, episodes: int, seconds: float, keep: bool, profile: bool, workdir: 
         "machine": {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
                     "memory_gb": memory_total_gb(), "python": platform.python_version()},
         "episodes": episodes, "seconds_per_episode": seconds, "rig": f"{RIG} without {', '.join(DROP_STREAMS)}",
-        "cameras": "3 x 640x480 rgb8", "codec": {"vcodec": "libsvtav1", "crf": 30, "gop": 2, "pix_fmt": "yuv420p",
-                                                  "preset": "encoder default"},
+        "cameras": "3 x 640x480 rgb8",
+        "codec": {"vcodec": "libsvtav1", "crf": 30, "gop": 2, "pix_fmt": "yuv420p",
+                  "preset": "per run (runs.*.preset); ours' default: "
+                            f"{our_default_preset() if our_default_preset() is not None else 'the encoder own'}"},
         "git_at_start": git_state(), "collector_command": collector,
         "sample_interval_s": {"rss": SAMPLE_S, "pss": SAMPLE_S * PSS_EVERY},
         "runs": {},
@@ -828,10 +857,10 @@ def bench(*, episodes: int, seconds: float, keep: bool, profile: bool, workdir: 
         paths = write_episodes(raw, episodes, seconds)
         report["raw_write_s"] = round(time.monotonic() - started, 1)
         report["raw_mb"] = round(sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()) / MB, 1)
-        for key, title, workers, options in RUNS:
+        for key, title, workers, options in plan_runs(presets):
             report["runs"][key] = measured_run(key, title, workers, options, raw, work, collector,
                                                retries=retries, quiet_wait_s=quiet_wait_s)
-        for key, title, *_ in RUNS:
+        for key, title, *_ in plan_runs(presets):
             console.print(f"loading {title}'s output with LeRobot's loader")
             run = report["runs"][key]
             out = Path(run["out"])
@@ -854,22 +883,45 @@ def bench(*, episodes: int, seconds: float, keep: bool, profile: bool, workdir: 
     if report["git_at_end"] != report["git_at_start"]:
         console.print(f"[yellow]the exporter's code changed during the run: {report['git_at_start']} -> "
                       f"{report['git_at_end']}[/yellow]")
-    lerobot = report["runs"].get("lerobot", {})
-    summary = {}
-    for key, *_ in RUNS[1:]:
-        run = report["runs"].get(key, {})
-        both_ok = run.get("verdict", {}).get("status") == "ok" and lerobot.get("verdict", {}).get("status") == "ok"
-        summary[key] = {
-            "frames_per_s_ratio": round(run["frames_per_s"] / lerobot["frames_per_s"], 3) if both_ok else None,
-            "peak_rss_vs_lerobot_delta": (round(run["peak"]["rss_mb"] / lerobot["memory"]["writer_delta"]["rss_mb"], 3)
-                                          if both_ok and lerobot["memory"]["writer_delta"]["rss_mb"] else None),
-            "peak_rss_vs_lerobot_raw": (round(run["peak"]["rss_mb"] / lerobot["peak"]["rss_mb"], 3)
-                                        if both_ok else None),
-            "peak_pss_vs_lerobot_raw": (round(run["peak"]["pss_mb"] / lerobot["peak"]["pss_mb"], 3)
-                                        if both_ok else None),
-        }
-    report["ours_over_lerobot"] = summary
+    report["ours_over_lerobot"] = summarize(report)
     return report
+
+
+def backfill_other_cpu(report: dict) -> None:
+    """Reports written before ``other_cpu_per_process_pct`` existed counted other processes per
+    process only; add the machine-wide estimate (machine busy - the run's tree - the sampler)
+    the same way :func:`measure` does now."""
+    for run in report["runs"].values():
+        if "other_cpu_per_process_pct" in run or run.get("machine_busy_pct") is None or not run.get("wall_s"):
+            continue
+        machine = run["machine_busy_pct"] - run["tree_cpu_pct"] - 100.0 * run.get("sampler_cpu_s", 0.0) / run["wall_s"]
+        run["other_cpu_per_process_pct"] = run["other_cpu_pct"]
+        run["other_cpu_pct"] = max(run["other_cpu_pct"], machine, 0.0)
+
+
+def summarize(report: dict) -> dict:
+    """Per run of ours: frames/s and peak memory over LeRobot's (None where a run failed)."""
+    lerobot = report["runs"].get("lerobot", {})
+
+    def over(a, b):
+        return round(a / b, 3) if a and b else None
+
+    summary = {}
+    for key, run in report["runs"].items():
+        if key == "lerobot":
+            continue
+        if run.get("verdict", {}).get("status") != "ok" or lerobot.get("verdict", {}).get("status") != "ok":
+            summary[key] = None
+            continue
+        delta, raw = lerobot["memory"]["writer_delta"], lerobot["peak"]
+        summary[key] = {
+            "frames_per_s_ratio": over(run["frames_per_s"], lerobot["frames_per_s"]),
+            "peak_rss_vs_lerobot_delta": over(run["peak"]["rss_mb"], delta["rss_mb"]),
+            "peak_pss_vs_lerobot_delta": over(run["peak"]["pss_mb"], delta["pss_mb"]),
+            "peak_rss_vs_lerobot_raw": over(run["peak"]["rss_mb"], raw["rss_mb"]),
+            "peak_pss_vs_lerobot_raw": over(run["peak"]["pss_mb"], raw["pss_mb"]),
+        }
+    return summary
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -877,10 +929,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=10, help="raw episodes (default 10)")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per episode (default 10: 300 frames)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 episodes of 2 s (60 frames)")
+    parser.add_argument("--from-json", type=Path, metavar="REPORT",
+                        help="measure nothing: print the tables of an earlier report (and rewrite its summary "
+                        "with --json-out)")
     parser.add_argument("--json-out", type=Path, help="write the full report here (JSON)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (raw episodes and outputs)")
     parser.add_argument("--workdir", type=Path, help="make the temp dir here (default: the system's temp dir)")
     parser.add_argument("--profile", action="store_true", help="also profile ours and time the codecs per frame")
+    parser.add_argument("--presets", default="8",
+                        help="also run ours with -o preset=N for each of these, comma-separated (default 8; '' none)")
     parser.add_argument("--retries", type=int, default=2,
                         help="run a measurement again (up to this many times) when other processes loaded the "
                         "machine during it (default 2)")
@@ -891,14 +948,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.episodes, args.seconds = 2, 2.0
     if args.episodes < 1 or args.seconds <= 0:
         parser.error("--episodes must be >= 1 and --seconds > 0")
+    try:
+        args.presets = tuple(int(p) for p in args.presets.split(",") if p.strip())
+    except ValueError:
+        parser.error(f"--presets {args.presets!r} is not a comma-separated list of integers")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        report = json.loads(args.from_json.read_text())
+        backfill_other_cpu(report)
+        report["ours_over_lerobot"] = summarize(report)
+        print_report(report)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        return 0
     try:
         report = bench(episodes=args.episodes, seconds=args.seconds, keep=args.keep, profile=args.profile,
-                       workdir=args.workdir, retries=args.retries, quiet_wait_s=args.quiet_wait)
+                       workdir=args.workdir, retries=args.retries, quiet_wait_s=args.quiet_wait,
+                       presets=args.presets)
     except BenchError as err:
         console.print(f"error: {err}")
         return 1

@@ -112,7 +112,8 @@ def lerobot_features(plan) -> dict[str, dict]:
             features[feature.key] = {"dtype": "video", "shape": tuple(feature.shape),
                                      "names": ["height", "width", "channels"]}
         elif feature.kind == "depth":
-            raise SystemExit(f"{feature.key}: this bench compares camera video only; the rig must have no depth stream")
+            raise SystemExit(f"{feature.key}: this bench compares camera video only; "
+                             "the rig must have no depth stream")
         else:
             features[feature.key] = {"dtype": feature.dtype, "shape": tuple(feature.shape),
                                      "names": None if feature.names is None else list(feature.names)}
@@ -172,6 +173,7 @@ def run(sources: list[Path], out: Path, vcodec: str) -> dict:
     import lerobot
     import lerobot.datasets.lerobot_dataset as lrd
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from lerobot.datasets.video_utils import _get_codec_options
 
     from collector.export.features import feature_plan
     from collector.export.run import find_sources
@@ -242,7 +244,8 @@ def run(sources: list[Path], out: Path, vcodec: str) -> dict:
                                              ("episode_stats", "parquet_data", "video_concat", "meta_episode"))
     return {
         "ok": True, "lerobot": lerobot.__version__ if hasattr(lerobot, "__version__") else None,
-        "vcodec": vcodec, "fps": fps, "episodes": len(episodes), "frames": frames_total, "lengths": lengths,
+        "vcodec": vcodec, "codec_options": _get_codec_options(vcodec), "fps": fps, "episodes": len(episodes),
+        "frames": frames_total, "lengths": lengths,
         "features": {k: {"dtype": v["dtype"], "shape": list(v["shape"])} for k, v in features.items()},
         "writer_s": writer_s, "frames_per_s": frames_total / writer_s if writer_s else None,
         "timed": {k: round(v, 3) for k, v in timed.items()},
