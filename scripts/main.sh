@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}" ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST MUJOCO_GL="${MUJOCO_GL:-egl}"
 out="out/demo/$(date +%Y%m%d_%H%M%S)"
-.venv/bin/collector record --sim baoan_assembly --sim-task part_to_bin --seed 0 --camera-size 320x240 \
+.venv/bin/collector record --sim baoan_assembly --sim-task part_to_bin --seed 0 --camera-size 160x120 \
   --headless --episodes 3 --operator demo_op_01 --out "$out"
 .venv/bin/collector inspect "$out" --sync --plot "$out/sync.png"
 .venv/bin/collector export "$out" --format lerobot --out "$out/lerobot"
