@@ -17,10 +17,9 @@ state a message (or image) was made from.
 Sim-only topics and services (namespace ``/sim``): ``/sim/state`` (std_msgs/String,
 JSON at 5 Hz: station, task, seed, instruction in both languages, sim time, expert
 done, success, ``lag_ms`` behind the wall clock, drawn randomisation). A machine too
-busy to keep real time first drops camera frames (more than a frame period behind: the
-frame is not rendered, as a busy camera driver drops it; sync counts the holes); if it
-still lags, its stamps fall behind the receive times and sync reports (and refuses
-beyond the rig's limits) the skew, as it would for a real sensor, ``/sim/success`` (std_msgs/Bool),
+busy to keep real time makes the sim lag: its stamps then fall behind the receive
+times and sync reports (and refuses beyond the rig's limits) the skew, as it would
+for a real sensor, ``/sim/success`` (std_msgs/Bool),
 ``/sim/reset`` (std_srvs/Trigger: set up and start an episode, the first with
 ``seed``, then the next seeds; the reply is its instruction). Until the first reset
 the robot holds its ready pose (streams flow, the expert waits). The instruction also goes to ``/collector/task``, so the
@@ -42,7 +41,6 @@ from collector.ros.qos import to_rclpy
 from collector.ros.recorder_node import message_class
 
 NODE_NAME = "sim_robot"
-FRAME_ROLES = ("camera", "depth")  # rendering is the expensive part: what is dropped to keep real time
 STATE_HZ = 5
 CLOCK_HZ = 100
 
@@ -176,8 +174,6 @@ class SimRobot:
                 for producer, publisher in zip(self.producers, self.publishers):
                     if producer.next_ns <= t_ns:
                         producer.next_ns += producer.period_ns
-                        if producer.stream.role in FRAME_ROLES and self.lag_ms * 1e6 > producer.period_ns:
-                            continue  # behind real time: drop this frame, as a busy camera driver does
                         publisher.publish(producer.make(stamp_ns))
                 if step % clock_every == 0:
                     clock = self._Clock()
