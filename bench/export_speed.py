@@ -65,7 +65,7 @@ Fairness:
 
 ``--profile`` adds, after the runs: ``export_episodes`` on one episode with its parts timed
 (sync, frame reading, waiting for the per-camera encoder threads, their encode time, image
-stats, commit) at our default preset and at 12, and
+stats, commit) at our default preset and at 8, and
 per-frame costs on one camera of episode 0 in both venvs, one process at a time: bag read +
 CDR decode, AV1 encode from ndarray at the default preset and at 12, LeRobot's PNG write,
 PNG read and ``encode_video_frames`` (PNG -> AV1).
@@ -523,11 +523,11 @@ def _run_watched(cmd: list[str], env: dict | None = None) -> tuple[subprocess.Co
 def profile_ours(episode: Path, work: Path) -> dict:
     """One episode through ``export_episodes`` in a process of its own, with the main parts timed
     (wall seconds; the encoder threads' seconds add up over the three cameras), at our default
-    preset and at 12."""
+    preset and at 8 (SVT-AV1's own default)."""
     results = {}
-    for label, options in (("default preset", ()), ("preset 12", ("preset=12",))):
+    for label, options in ((f"default (preset {our_default_preset()})", ()), ("preset 8", ("preset=8",))):
         wait_for_quiet(120.0)
-        out = work / f"profile_ours_{label.replace(' ', '_')}"
+        out = work / f"profile_ours_{len(results)}"
         proc, other = _run_watched([str(OUR_PYTHON), "-c", PROFILE_OURS, str(episode), str(out), *options])
         try:
             results[label] = {**json.loads(proc.stdout.strip().splitlines()[-1]), "other_cpu_pct": other}
