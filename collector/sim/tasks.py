@@ -60,6 +60,52 @@ class Task:
         self._ready_pose()
         world.step(round(SETTLE_S / world.model.opt.timestep))
 
+    # -- randomisation steps shared by the kinds (each draws from self.rng, in call order) ----
+
+    def scale_friction_and_mass(self, bodies: list[str], ranges: dict) -> tuple[float, float]:
+        """Scale the bodies' geom friction and mass (inertia with it) by one drawn factor each,
+        then recompute MuJoCo's mass constants; this resets the data, so call it before placing."""
+        model, mujoco = self.world.model, self.world.mujoco
+        friction = float(self.rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
+        mass = float(self.rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
+        for name in bodies:
+            body = model.body(name).id
+            model.geom_friction[model.geom(name).id][0] *= friction
+            model.body_mass[body] *= mass
+            model.body_inertia[body] *= mass  # same shape, scaled density
+        # stale per-body constants make a squeezed, heavier object blow up
+        mujoco.mj_setConst(model, self.world.data)
+        mujoco.mj_resetData(model, self.world.data)
+        return friction, mass
+
+    def place_free_body(self, name: str, xyz, yaw: float) -> dict:
+        """Put the free body ``name`` at ``xyz`` (m) turned by ``yaw`` (rad); returns the record."""
+        model = self.world.model
+        address = model.jnt_qposadr[model.joint(name).id]
+        self.world.data.qpos[address:address + 3] = xyz
+        self.world.data.qpos[address + 3:address + 7] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
+        return {"xyz": [round(float(v), 5) for v in xyz], "yaw": round(yaw, 5)}
+
+    def jitter_lights_and_cameras(self, ranges: dict) -> dict:
+        """Move and dim/brighten every light, shift and turn every camera; returns the camera draws."""
+        model, mujoco, rng = self.world.model, self.world.mujoco, self.rng
+        for light in range(model.nlight):
+            model.light_pos[light][:2] += rng.uniform(-1, 1, 2) * ranges.get("light_jitter_m", 0.0)
+            low, high = ranges.get("light_intensity", [1.0, 1.0])
+            model.light_diffuse[light] *= rng.uniform(low, high)
+        camera_shift = {}
+        for camera in range(model.ncam):
+            shift = rng.uniform(-1, 1, 3) * ranges.get("camera_jitter_m", 0.0)
+            angles = rng.uniform(-1, 1, 3) * ranges.get("camera_jitter_rad", 0.0)
+            model.cam_pos[camera] += shift
+            quat, out = np.empty(4), np.empty(4)
+            mujoco.mju_euler2Quat(quat, angles, "xyz")
+            mujoco.mju_mulQuat(out, model.cam_quat[camera].copy(), quat)
+            model.cam_quat[camera] = out
+            camera_shift[mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)] = {
+                "pos_m": np.round(shift, 5).tolist(), "rot_rad": np.round(angles, 5).tolist()}
+        return camera_shift
+
     def _randomise(self) -> None:
         world, model, rng, doc = self.world, self.world.model, self.rng, self.station.doc
         ranges = doc.get("randomize", {})
@@ -75,16 +121,7 @@ class Task:
         dz = float(rng.uniform(-1, 1) * ranges.get("bench_height_m", 0.0))
         bench = model.body("bench")
         model.body_pos[bench.id][2] += dz
-        friction = float(rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
-        mass = float(rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
-        for part in parts:
-            body = model.body(part).id
-            model.geom_friction[model.geom(part).id][0] *= friction
-            model.body_mass[body] *= mass
-            model.body_inertia[body] *= mass  # same shape, scaled density
-        # MuJoCo caches per-body mass values: recompute them (this clobbers data: before any placement)
-        mujoco.mj_setConst(model, world.data)
-        mujoco.mj_resetData(model, world.data)
+        friction, mass = self.scale_friction_and_mass(parts, ranges)
         slots = list(ranges.get("tray_slots_y", []))
         order = rng.permutation(len(slots)) if slots else []
         jx, jy = ranges.get("part_jitter_m", [0.0, 0.0])
@@ -97,27 +134,8 @@ class Task:
             y = tray_pos[1] + slots[slot] + rng.uniform(-jy, jy)
             z = tray_pos[2] + 0.008 + PART_HALF_HEIGHT_M + 0.001
             yaw = float(rng.uniform(-1, 1) * ranges.get("part_yaw_rad", 0.0))
-            joint = model.joint(part)
-            address = model.jnt_qposadr[joint.id]
-            world.data.qpos[address:address + 3] = (x, y, z)
-            world.data.qpos[address + 3:address + 7] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
-            placements[part] = {"xyz": [round(float(v), 5) for v in (x, y, z)], "yaw": round(yaw, 5)}
-        for light in range(model.nlight):
-            model.light_pos[light][:2] += rng.uniform(-1, 1, 2) * ranges.get("light_jitter_m", 0.0)
-            low, high = ranges.get("light_intensity", [1.0, 1.0])
-            model.light_diffuse[light] *= rng.uniform(low, high)
-        camera_shift = {}
-        for camera in range(model.ncam):
-            shift = rng.uniform(-1, 1, 3) * ranges.get("camera_jitter_m", 0.0)
-            angles = rng.uniform(-1, 1, 3) * ranges.get("camera_jitter_rad", 0.0)
-            model.cam_pos[camera] += shift
-            quat = np.empty(4)
-            mujoco.mju_euler2Quat(quat, angles, "xyz")
-            out = np.empty(4)
-            mujoco.mju_mulQuat(out, model.cam_quat[camera].copy(), quat)
-            model.cam_quat[camera] = out
-            camera_shift[mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)] = {
-                "pos_m": np.round(shift, 5).tolist(), "rot_rad": np.round(angles, 5).tolist()}
+            placements[part] = self.place_free_body(part, (x, y, z), yaw)
+        camera_shift = self.jitter_lights_and_cameras(ranges)
         world.forward()
         self.drawn.update({"colours": self.colours, "bench_dz_m": round(dz, 5), "parts": placements,
                            "cameras": camera_shift, "friction_scale": round(friction, 5),

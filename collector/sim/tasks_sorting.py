@@ -147,16 +147,7 @@ class SortingTask(Task):
             for geom in range(model.ngeom):
                 if model.geom_bodyid[geom] == model.body(tote).id:
                     model.geom_rgba[geom][:3] = palette[colour]["rgb"]
-        friction = float(rng.uniform(*ranges.get("friction_scale", [1.0, 1.0])))
-        mass = float(rng.uniform(*ranges.get("mass_scale", [1.0, 1.0])))
-        for parcel in parcels:
-            model.geom_friction[model.geom(parcel).id][0] *= friction
-            model.body_mass[model.body(parcel).id] *= mass
-            model.body_inertia[model.body(parcel).id] *= mass
-        # the solver's per-body scales are compiled from the masses: stale ones make a heavier
-        # parcel squeezed by the hand blow up. Recompute them (this clobbers data: do it first).
-        mujoco.mj_setConst(model, world.data)
-        mujoco.mj_resetData(model, world.data)
+        friction, mass = self.scale_friction_and_mass(parcels, ranges)
         # the conveyor and everything on it move together
         dz = float(rng.uniform(-1, 1) * ranges.get("conveyor_height_m", 0.0))
         conveyor = model.body("conveyor")
@@ -174,25 +165,8 @@ class SortingTask(Task):
             y = slots[slot] + rng.uniform(-jy, jy)
             z = belt_top + PARCEL_HALF_M + 0.001
             yaw = float(rng.uniform(-1, 1) * ranges.get("parcel_yaw_rad", 0.0))
-            address = model.jnt_qposadr[model.joint(parcel).id]
-            world.data.qpos[address:address + 3] = (x, y, z)
-            world.data.qpos[address + 3:address + 7] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
-            placements[parcel] = {"xyz": [round(float(v), 5) for v in (x, y, z)], "yaw": round(yaw, 5)}
-        for light in range(model.nlight):
-            model.light_pos[light][:2] += rng.uniform(-1, 1, 2) * ranges.get("light_jitter_m", 0.0)
-            low, high = ranges.get("light_intensity", [1.0, 1.0])
-            model.light_diffuse[light] *= rng.uniform(low, high)
-        camera_shift = {}
-        for camera in range(model.ncam):
-            shift = rng.uniform(-1, 1, 3) * ranges.get("camera_jitter_m", 0.0)
-            angles = rng.uniform(-1, 1, 3) * ranges.get("camera_jitter_rad", 0.0)
-            model.cam_pos[camera] += shift
-            quat, out = np.empty(4), np.empty(4)
-            mujoco.mju_euler2Quat(quat, angles, "xyz")
-            mujoco.mju_mulQuat(out, model.cam_quat[camera].copy(), quat)
-            model.cam_quat[camera] = out
-            camera_shift[mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)] = {
-                "pos_m": np.round(shift, 5).tolist(), "rot_rad": np.round(angles, 5).tolist()}
+            placements[parcel] = self.place_free_body(parcel, (x, y, z), yaw)
+        camera_shift = self.jitter_lights_and_cameras(ranges)
         world.forward()
         self.drawn.update({"colours": self.colours, "tote_colours": self.tote_colours, "target_part": self.part,
                            "target": self.target, "arm": self.arm, "conveyor_dz_m": round(dz, 5),
