@@ -15,34 +15,9 @@ from collector.rig import load_rig  # noqa: E402
 from collector.sim.catalog import load_station  # noqa: E402
 from collector.sim.collect import collect_episode  # noqa: E402
 from collector.sim.tasks import make_task  # noqa: E402
-from collector.sim.world import SimWorld  # noqa: E402
+from tests.sim.helpers import START_NS, run_expert, world_for  # noqa: E402
 
 STATION = "longhua_sorting"
-START_NS = 1_780_000_000_000_000_000
-
-
-def world_for(station):
-    return SimWorld(station.mjcf, load_rig(station.rig), cameras=station.cameras, imu_sensors=station.imu,
-                    wrench_sensors=station.wrench)
-
-
-def run_expert(station, task_name: str, seed: int, *, watch=None):
-    """Run the expert (100 Hz control) and 1 s more; ``watch(task, t)`` is called every 10 ms."""
-    world = world_for(station)
-    task = make_task(station, station.task(task_name), world, seed)
-    task.setup()
-    dt = world.model.opt.timestep
-    steps_per_control = round(0.01 / dt)
-    for step in range(round((task.expert_duration_s + 1.0) / dt)):
-        if step % steps_per_control == 0:
-            world.command(task.targets(step * dt))
-            if watch is not None:
-                watch(task, step * dt)
-        world.step(1)
-        task.update_success(dt)
-    return task.succeeded, task
-
-
 def test_model_joints_and_limits_are_the_rigs():
     station = load_station(STATION)
     rig = load_rig(station.rig)
