@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -126,7 +126,7 @@ def _prepare_on_ray(job: _Job):
     """Prepare in the node's own temp folder and send the part's files back (no shared disk needed)."""
     scratch = Path(tempfile.mkdtemp(prefix="collector-part-"))
     try:
-        part = prepare(_Job(**{**job.__dict__, "scratch": str(scratch)}))
+        part = prepare(replace(job, scratch=str(scratch)))
         files = {str(p.relative_to(scratch)): p.read_bytes() for p in scratch.rglob("*") if p.is_file()}
         return part, files
     finally:
@@ -238,7 +238,7 @@ def export_episodes(sources: Iterable[str | Path], *, fmt: str, out: str | Path,
             _run_pool(jobs, writer, committed, failed, notify, workers)
         else:
             for job in jobs:
-                job = _Job(**{**job.__dict__, "scratch": str(writer.new_scratch())})
+                job = replace(job, scratch=str(writer.new_scratch()))
                 notify("start", job.episode, 0, 0)
                 try:
                     part = prepare(job, lambda done, total, e=job.episode: notify("frames", e, done, total))
@@ -279,7 +279,7 @@ def _run_pool(jobs: list[_Job], writer, committed, failed, notify, workers: int)
         try:
             while next_position < len(jobs):
                 while submitted < len(jobs) and len(pending) + len(done) < 2 * workers:
-                    job = _Job(**{**jobs[submitted].__dict__, "scratch": str(writer.new_scratch())})
+                    job = replace(jobs[submitted], scratch=str(writer.new_scratch()))
                     jobs[submitted] = job
                     pending[pool.submit(_prepare_in_worker, job)] = job
                     notify("start", job.episode, 0, 0)
