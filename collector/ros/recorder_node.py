@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -130,7 +131,13 @@ class RecorderNode(Node):
         self.add_on_set_parameters_callback(self._on_parameters)
         self.status_pub = self.create_publisher(String, "status", 10)
         self.diagnostics = _Diagnostics(self)
-        self.create_timer(HEALTH_CHECK_S, self._tick)
+        # Health runs on its own thread, not an executor timer: when the
+        # executor is busy draining a burst, a timer fires late and a silent
+        # stream would be flagged late.
+        self._status_lock = threading.Lock()
+        self._halt = threading.Event()
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._health_thread.start()
         rig = self.config.rig
         self.get_logger().info(
             f"recording rig {rig.rig} ({len(rig.streams)} streams) into {self.config.out}; "
@@ -221,20 +228,32 @@ class RecorderNode(Node):
         return SetParametersResult(successful=True)
 
     # -- status ----------------------------------------------------------
+    def _health_loop(self) -> None:
+        while not self._halt.wait(HEALTH_CHECK_S):
+            try:
+                self._tick()
+            except Exception as err:  # noqa: BLE001 - a status glitch must not stop health
+                if not self.context.ok():
+                    return  # shutting down: the publishers are gone
+                self.get_logger().error(f"health check failed: {err}")
+
     def _tick(self) -> None:
-        now = time.monotonic()
-        health = self.board.snapshot(time.time_ns())
-        stale = {h.name for h in health if h.state == "stale"}
-        recording = self.recorder.recording
-        changed = bool(stale - self._stale) or recording != self._was_recording
-        self._stale, self._was_recording = stale, recording
-        if changed or now - self._last_status >= STATUS_PERIOD_S:
-            self._last_status = now
-            self._publish_status(health)
+        with self._status_lock:
+            now = time.monotonic()
+            health = self.board.snapshot(time.time_ns())
+            stale = {h.name for h in health if h.state == "stale"}
+            recording = self.recorder.recording
+            changed = bool(stale - self._stale) or recording != self._was_recording
+            self._stale, self._was_recording = stale, recording
+            if changed or now - self._last_status >= STATUS_PERIOD_S:
+                self._last_status = now
+                self._publish_status(health)
 
     def _publish_status(self, health=None) -> None:
         if health is None:
-            health = self.board.snapshot(time.time_ns())
+            with self._status_lock:
+                self._publish_status(self.board.snapshot(time.time_ns()))
+            return
         recorder = self.recorder
         started = recorder.episode_started_ns
         status = {
@@ -260,6 +279,8 @@ class RecorderNode(Node):
 
     def shutdown(self) -> None:
         """End a running episode cleanly (reason ``shutdown``)."""
+        self._halt.set()
+        self._health_thread.join(timeout=2.0)
         self.recorder.close()
 
 
