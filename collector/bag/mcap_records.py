@@ -4,7 +4,9 @@
 it and again into the chunk record before writing it: four copies of each camera image.
 :class:`UncompressedMcapWriter` keeps an open chunk as a list of pieces instead (a
 31-byte packed header per message followed by the caller's payload object itself),
-computes the chunk CRC piece by piece and hands the pieces to ``os.writev``.
+computes the chunk CRC piece by piece and hands the pieces to a sink
+(:mod:`collector.bag.sink`): ``os.writev`` with no copy, or one copy into an aligned
+buffer written with ``O_DIRECT``.
 
 For the same sequence of calls the file is byte for byte what
 ``Writer(stream, compression=CompressionType.NONE, enable_crcs=True)`` writes when its
@@ -17,8 +19,6 @@ per-message and per-chunk records are packed here (layouts: https://mcap.dev/spe
 
 from __future__ import annotations
 
-import errno
-import os
 import struct
 import zlib
 from collections.abc import Sequence
@@ -40,6 +40,8 @@ from mcap.records import (
     SummaryOffset,
 )
 
+from collector.bag.sink import DirectSink, PlainSink
+
 Payload = Union[bytes, bytearray, memoryview]
 
 MAGIC = b"\x89MCAP0\r\n"
@@ -53,52 +55,6 @@ _CHUNK_FIELDS = _CHUNK_HEAD.size - 9
 # opcode, record length, summary start, summary offset start: the CRC'd part of the Footer
 _FOOTER_HEAD = struct.Struct("<BQQQ")
 _FOOTER_FIELDS = 8 + 8 + 4
-
-
-def _iov_max() -> int:
-    try:
-        limit = os.sysconf("SC_IOV_MAX")
-    except (AttributeError, ValueError, OSError):
-        return 16  # the POSIX minimum
-    return min(limit, 1024) if limit > 0 else 16
-
-
-IOV_MAX = _iov_max()
-
-
-def _write_buffer(fd: int, data: Payload) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if written == 0:
-            raise OSError(errno.EIO, f"write to fd {fd} made no progress")
-        view = view[written:]
-
-
-def write_pieces(fd: int, pieces: Sequence[Payload]) -> None:
-    """Write ``pieces`` (byte buffers, each with ``len`` in bytes) in order to ``fd``.
-
-    One ``os.writev`` per :data:`IOV_MAX` pieces; short writes are completed. Nothing is
-    copied in user space.
-
-    Raises:
-        OSError: the write failed (e.g. ``ENOSPC``); an unknown prefix may be on disk.
-    """
-    if not hasattr(os, "writev"):  # Windows
-        for piece in pieces:
-            _write_buffer(fd, piece)
-        return
-    index, count = 0, len(pieces)
-    while index < count:
-        batch = pieces[index:index + IOV_MAX]
-        written = os.writev(fd, batch)
-        for piece in batch:
-            size = len(piece)
-            index += 1
-            if written < size:  # short write: finish this piece, then batch the rest anew
-                _write_buffer(fd, memoryview(piece)[written:])
-                break
-            written -= size
 
 
 def _byte_view(data: Any) -> memoryview:
@@ -165,16 +121,21 @@ class UncompressedMcapWriter:
         stream: an unbuffered binary file (``open(path, "xb", buffering=0)``), positioned
             where the MCAP file starts. It is written through its file descriptor and is
             not closed here.
+        sink: how the bytes reach the file (default: ``PlainSink`` on ``stream``'s
+            descriptor, ``writev`` with no copy). A :class:`~collector.bag.sink.DirectSink`
+            copies them once into its aligned buffer and writes ``O_DIRECT``.
 
     Raises:
         ValueError: ``stream`` is buffered (its buffer would be bypassed).
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, sink: DirectSink | PlainSink | None = None) -> None:
         if hasattr(stream, "raw"):
             raise ValueError(f"{stream!r} is buffered: open it with buffering=0")
-        self._fd = stream.fileno()
-        self._offset = stream.tell()  # where the next record starts
+        if sink is None:
+            sink = PlainSink(stream.fileno())
+        self._sink = sink
+        self._offset = sink.position()  # where the next record starts
         self._chunk = _OpenChunk()
         self._schemas: list[bytes] = []  # packed records, for the summary
         self._channels: list[bytes] = []
@@ -189,10 +150,13 @@ class UncompressedMcapWriter:
 
     # -- output ----------------------------------------------------------------------
     def _write(self, pieces: Sequence[Payload], size: int) -> None:
+        """Write ``pieces`` (``size`` bytes) and commit them to the file."""
+        sink = self._sink
         try:
-            write_pieces(self._fd, pieces)
+            sink.write(pieces)
+            sink.commit()
         except OSError:
-            self._offset = os.lseek(self._fd, 0, os.SEEK_CUR)  # keep later offsets true
+            self._offset = sink.position()  # keep later offsets true
             raise
         self._offset += size
 
@@ -340,7 +304,8 @@ class UncompressedMcapWriter:
     def finish(self) -> None:
         """Write the open chunk, DataEnd, the summary, the Footer and the closing magic.
 
-        The stream is not closed; nothing may be added afterwards.
+        The sink is closed (a direct one cuts the file to its length), the stream is
+        not; nothing may be added afterwards.
 
         Raises:
             OSError: the write failed.
@@ -383,3 +348,4 @@ class UncompressedMcapWriter:
             crc = zlib.crc32(record, crc)
         crc = zlib.crc32(footer_head, crc)
         self._write_records(data_end, *summary, footer_head, struct.pack("<I", crc), MAGIC)
+        self._sink.close()

@@ -148,6 +148,10 @@ def _chunk_records(body: bytes) -> tuple[str, list[Any]]:
     return compression, records
 
 
+# A writer with O_DIRECT (collector.bag.sink) pads its last block with zeros.
+_PAD_BLOCK = 4096
+
+
 class _Salvager:
     """Streams one incomplete MCAP file into a new complete one (temporary name)."""
 
@@ -275,7 +279,12 @@ class _Salvager:
                 good_end = position
                 if done:
                     break
-            self.tail_dropped = size - good_end if not self._data_ended else 0
+            tail = size - good_end if not self._data_ended else 0
+            if 0 < tail < _PAD_BLOCK:
+                stream.seek(good_end)
+                if not any(stream.read(tail)):
+                    tail = 0  # the zero padding of an O_DIRECT writer's last block, not data
+            self.tail_dropped = tail
         if self._writer is None:
             self._open_writer("")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import collector.bag.mcap_records as mcap_records
+import collector.bag.sink as sink
 import collector.bag.writer as bag_writer
 from collector.bag.mcap_records import UncompressedMcapWriter
 from collector.bag.reader import open_bag
@@ -81,10 +81,11 @@ def fixed_clock(monkeypatch):
     monkeypatch.setattr(bag_writer.time, "time_ns", lambda: 1_700_000_000_123_456_789)
 
 
+@pytest.mark.parametrize("direct_io", [True, False], ids=["o_direct", "writev"])
 @pytest.mark.parametrize("chunk_size", [1, 50_000, 4 * 1024 * 1024])
-def test_same_bytes_as_mcap_writer_path(tmp_path, fixed_clock, monkeypatch, chunk_size):
+def test_same_bytes_as_mcap_writer_path(tmp_path, fixed_clock, monkeypatch, chunk_size, direct_io):
     new = tmp_path / "new" / "episode"
-    _record(new, seed=chunk_size, chunk_size=chunk_size)
+    _record(new, seed=chunk_size, chunk_size=chunk_size, direct_io=direct_io)
     old = tmp_path / "old" / "episode"
     with _old_path(monkeypatch):
         _record(old, seed=chunk_size, chunk_size=chunk_size)
@@ -195,7 +196,7 @@ def test_direct_api_matches_mcap_writer(tmp_path):
 def test_short_writes_and_small_iov_batches(tmp_path, fixed_clock, monkeypatch):
     """The kernel may write less than asked; every byte must still land, in order."""
     expected = tmp_path / "expected" / "bag"
-    _record(expected, seed=8, chunk_size=100_000)
+    _record(expected, seed=8, chunk_size=100_000, direct_io=False)
     if not hasattr(os, "writev"):
         pytest.skip("no os.writev on this platform")
     real_writev, real_write = os.writev, os.write
@@ -215,11 +216,11 @@ def test_short_writes_and_small_iov_batches(tmp_path, fixed_clock, monkeypatch):
     def short_write(fd, data):
         return real_write(fd, memoryview(data)[: max(1, len(data) // 3)])
 
-    monkeypatch.setattr(mcap_records, "IOV_MAX", 5)
-    monkeypatch.setattr(mcap_records.os, "writev", short_writev)
-    monkeypatch.setattr(mcap_records.os, "write", short_write)
+    monkeypatch.setattr(sink, "IOV_MAX", 5)
+    monkeypatch.setattr(sink.os, "writev", short_writev)
+    monkeypatch.setattr(sink.os, "write", short_write)
     got = tmp_path / "got" / "bag"
-    _record(got, seed=8, chunk_size=100_000)
+    _record(got, seed=8, chunk_size=100_000, direct_io=False)
     monkeypatch.undo()
     assert (got / "bag_0.mcap").read_bytes() == (expected / "bag_0.mcap").read_bytes()
 
