@@ -76,7 +76,7 @@ from collector.rig import Rig, load_rig  # noqa: E402
 
 DEFAULT_RIG = "baoan_humanoid"
 RECORDERS = ("ours", "baseline")
-DEFAULT_SCALES = (1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8)
+DEFAULT_SCALES = (1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8, 10, 12)
 QUICK_SCALES = (1, 2)
 KEEP_UP_MIN = 0.98  # robot's achieved / requested rate below this: publisher-limited
 LAG_MAX_S = 0.25  # robot behind schedule by more than this at the end of the window: publisher-limited
@@ -405,10 +405,15 @@ def wait_for_quiet(progress: Progress, max_wait_s: float) -> tuple[float, float]
 
     Busy is CPU of every user process but this one, % of one core over 1 s. No
     node of this run is running then, so any load is someone else's and would
-    skew the step.
+    skew the step. Dirty file data is written back (``os.sync``) first.
     """
     task = progress.add_task("  machine", total=None, detail="checking it is idle")
     started = time.monotonic()
+    # The previous step's files: a buffered recorder leaves GBs of dirty pages (and a
+    # deleted recording, freed blocks) that the kernel would write back during the next
+    # step, whichever recorder that is. Settle them first.
+    progress.update(task, detail="writing back the previous step's files")
+    os.sync()
     try:
         while True:
             before = user_process_cpu()
