@@ -49,7 +49,8 @@ setup(
         "ros": ROS_WHEELS,
         "ray": ["ray"],
         "sim": ["mujoco>=3.2"],
-        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray", "mujoco>=3.2"],
+        "camera": ["opencv-python-headless"],
+        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray", "mujoco>=3.2", "opencv-python-headless"],
     },
     zip_safe=True,
     entry_points={
@@ -58,6 +59,8 @@ setup(
             "recorder = collector.ros.recorder_node:main",
             "synthetic_robot = collector.drivers.synthetic_node:main",
             "sim_robot = collector.sim.bridge_node:main",
+            "camera = collector.drivers.camera_node:main",
+            "replay = collector.drivers.replay_node:main",
         ],
     },
 )

@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "collector.commands.export",
     "validate": "collector.commands.validate",
     "sim": "collector.commands.sim",
+    "up": "collector.commands.up",
 }
 
 

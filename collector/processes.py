@@ -27,15 +27,22 @@ def ros_param(value) -> str:
 class NodeProcess:
     """One node started as ``python -m <module> --ros-args -p k:=v ...``.
 
-    Output goes to ``log_path``; :meth:`stop` sends SIGINT (a normal ROS
-    shutdown: the recorder closes its episode), then SIGTERM, then SIGKILL.
+    ``command`` instead of a module runs another program (an external package's
+    executable) with the same ROS arguments; ``remappings`` are ``(from, to)``
+    topic names. Output goes to ``log_path``; :meth:`stop` sends SIGINT (a
+    normal ROS shutdown: the recorder closes its episode), then SIGTERM, then
+    SIGKILL.
     """
 
-    def __init__(self, name: str, module: str, params: dict, *, log_path: Path, env: dict | None = None):
+    def __init__(self, name: str, module: str | None, params: dict, *, log_path: Path, env: dict | None = None,
+                 command: list[str] | None = None, remappings: tuple[tuple[str, str], ...] = ()):
         self.name = name
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", module, "--ros-args", "-r", f"__node:={name}"]
+        program = list(command) if command else [sys.executable, "-m", str(module)]
+        argv = [*program, "--ros-args", "-r", f"__node:={name}"]
+        for source, target in remappings:
+            argv += ["-r", f"{source}:={target}"]
         for key, value in params.items():
             argv += ["-p", f"{key}:={ros_param(value)}"]
         self.argv = argv

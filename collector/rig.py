@@ -190,6 +190,23 @@ class SyncLimits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Driver:
+    """A node the rig's launch starts to publish some of its streams (a camera, a bridge).
+
+    ``package`` ``collector`` means one of our executables (``camera``, ...); anything
+    else is an external ROS 2 package (a vendor's camera or robot driver). Streams no
+    driver lists come from outside (the robot's own controller stack).
+    """
+
+    name: str  # node name
+    executable: str
+    package: str = "collector"
+    streams: tuple[str, ...] = ()  # names of the rig streams it publishes
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()  # (from, to) topic names
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rig:
     """A collection rig: site, robot, export rate, the streams to record and sync limits."""
 
@@ -199,6 +216,7 @@ class Rig:
     fps: int
     streams: tuple[Stream, ...]
     sync: SyncLimits = field(default_factory=SyncLimits)
+    drivers: tuple[Driver, ...] = ()
     description: str = ""
     source: str = ""
     text: str = ""  # the YAML as loaded, stored verbatim inside every episode
@@ -415,7 +433,7 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
         raise RigError(f"{source}: {where}: invalid YAML ({getattr(err, 'problem', None) or err})") from err
-    raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams", "sync"},
+    raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams", "sync", "drivers"},
                         {"rig", "site", "robot", "fps", "streams"})
     robot = _parse_robot(check, raw["robot"])
     if not isinstance(raw["streams"], list) or not raw["streams"]:
@@ -438,10 +456,68 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
         fps=check.integer(raw["fps"], "fps"),
         streams=streams,
         sync=_parse_sync(check, raw.get("sync", {})),
+        drivers=_parse_drivers(check, raw.get("drivers") or [], streams),
         description=description,
         source=source,
         text=text,
     )
+
+
+_PACKAGE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_EXECUTABLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def _parameter_value(check: _Checker, value: Any, key: str) -> Any:
+    """A ROS parameter value: bool, int, float, string, or a list of one of those."""
+    scalar = (bool, int, float, str)
+    if isinstance(value, scalar) and not (isinstance(value, float) and not math.isfinite(value)):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, scalar) for v in value) \
+            and len({type(v) for v in value}) == 1:
+        return list(value)
+    raise check.fail(key, f"expected a ROS parameter value (bool, number, string or a list of one type), "
+                          f"got {_show(value)}")
+
+
+def _parse_drivers(check: _Checker, value: Any, streams: tuple[Stream, ...]) -> tuple[Driver, ...]:
+    if not isinstance(value, list):
+        raise check.fail("drivers", f"expected a list of driver nodes, got {_show(value)}")
+    known = {s.name for s in streams}
+    owner: dict[str, str] = {}
+    drivers: list[Driver] = []
+    for i, item in enumerate(value):
+        key = f"drivers[{i}]"
+        raw = check.mapping(item, key, {"name", "executable", "package", "streams", "parameters", "remap"},
+                            {"name", "executable"})
+        name = check.string(raw["name"], f"{key}.name", pattern=_NAME_RE)
+        if any(d.name == name for d in drivers):
+            raise check.fail(f"{key}.name", f"duplicate driver name {name!r}")
+        executable = check.string(raw["executable"], f"{key}.executable", pattern=_EXECUTABLE_RE)
+        package = check.string(raw.get("package", "collector"), f"{key}.package", pattern=_PACKAGE_RE)
+        published = check.names(raw["streams"], f"{key}.streams") if "streams" in raw else ()
+        for j, stream in enumerate(published):
+            if stream not in known:
+                raise check.fail(f"{key}.streams[{j}]", f"no stream named {stream!r} in this rig")
+            if stream in owner:
+                raise check.fail(f"{key}.streams[{j}]", f"stream {stream!r} is published by {owner[stream]!r} already")
+            owner[stream] = name
+        params = raw.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise check.fail(f"{key}.parameters", f"expected a mapping, got {_show(params)}")
+        parameters = {}
+        for param, param_value in params.items():
+            if not isinstance(param, str) or not _PARAM_NAME_RE.match(param):
+                raise check.fail(f"{key}.parameters", f"{_show(param)} is not a valid parameter name")
+            parameters[param] = _parameter_value(check, param_value, f"{key}.parameters.{param}")
+        remap = raw.get("remap") or {}
+        if not isinstance(remap, dict):
+            raise check.fail(f"{key}.remap", f"expected a mapping of topic names, got {_show(remap)}")
+        remappings = tuple((check.string(src, f"{key}.remap"), check.string(dst, f"{key}.remap.{src}"))
+                           for src, dst in remap.items())
+        drivers.append(Driver(name=name, executable=executable, package=package, streams=published,
+                              parameters=parameters, remappings=remappings))
+    return tuple(drivers)
 
 
 def _parse_sync(check: _Checker, value: Any) -> SyncLimits:

@@ -60,6 +60,11 @@ _DESCRIPTIONS = {
 }
 
 
+def parameter_names() -> frozenset[str]:
+    """Every ROS parameter the node declares (launch plans are checked against it)."""
+    return frozenset(field.name for field in dataclasses.fields(SyntheticConfig))
+
+
 def read_config(node: Node) -> SyntheticConfig:
     """Declare the node's parameters and turn them into a :class:`SyntheticConfig`.
 

@@ -49,6 +49,11 @@ HEALTH_CHECK_S = 0.1
 READER_QUEUE_S = 1.0
 
 
+def parameter_names() -> frozenset[str]:
+    """Every ROS parameter the node declares (launch plans are checked against it)."""
+    return frozenset(_PARAMETERS)
+
+
 def message_class(msgtype: str):
     """Import the Python class of ``pkg/msg/Type``; raises CollectorError if unavailable."""
     package, _, name = msgtype.split("/")

@@ -197,10 +197,17 @@ class SimRobot:
                 self._error = err
 
 
+_PARAMETERS = {"scene": "baoan_assembly", "task": "", "seed": 0, "expert": True, "realtime": 1.0, "camera_size": ""}
+
+
+def parameter_names() -> frozenset[str]:
+    """Every ROS parameter the node declares (launch plans are checked against it)."""
+    return frozenset(_PARAMETERS)
+
+
 def _parameters(node: Node) -> dict:
-    declared = {"scene": "baoan_assembly", "task": "", "seed": 0, "expert": True, "realtime": 1.0, "camera_size": ""}
     values = {}
-    for name, default in declared.items():
+    for name, default in _PARAMETERS.items():
         node.declare_parameter(name, default)
         values[name] = node.get_parameter(name).value
     try:

@@ -1,0 +1,82 @@
+"""``collector up``: a rig's plan started as real processes, driven over DDS, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from collector.episode import read_episode_info
+
+from .conftest import REPO, collector_cli
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_synthetic_records_and_ctrl_c_stops_every_node(client, tmp_path):
+    out, logs = tmp_path / "episodes", tmp_path / "logs"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "collector", "up", "--rig", "baoan_humanoid", "--source", "synthetic",
+         "--out", str(out), "--log-dir", str(logs), "--operator", "op_7"],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        client.wait_for_recorder(60.0, alive=lambda: up.poll() is None)
+        ready = client.wait_status(lambda s: all(x["state"] == "ok" for x in s["streams"] if x["required"]), 60.0)
+        assert ready is not None, f"streams never healthy: {(client.status or {}).get('problems')}"
+        assert ready["operator"] == "op_7"
+        episode = Path(client.start())
+        time.sleep(2.0)
+        assert Path(client.stop()) == episode
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True,
+                                                    text=True).stdout.split()]
+        assert len(children) == 2, children  # the recorder and the synthetic robot
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=40)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 0, output
+    assert "down: every node stopped" in output
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children), "a node outlived collector up"
+    info = read_episode_info(episode)
+    assert info.status == "complete" and info.operator == "op_7" and info.duration_s > 1.5
+    assert {p.name for p in logs.iterdir()} == {"recorder.log", "synthetic_robot.log"}
+
+
+def test_up_refuses_a_missing_external_driver_before_starting_anything(tmp_path):
+    result = collector_cli("up", "--rig", "baoan_humanoid", "--out", str(tmp_path), "--duration", "1")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "realsense2_camera/realsense2_camera_node is not installed" in lines[0]
+    assert "--skip head_camera" in lines[0]
+    assert not (tmp_path / "logs").exists()
+
+
+def test_up_dry_run_prints_one_command_per_node(tmp_path):
+    result = collector_cli("up", "--rig", "longhua_humanoid", "--skip", "head_camera", "--dry-run",
+                           "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.strip().splitlines()
+    assert len(commands) == 3
+    assert re.search(r"collector\.ros\.recorder_node .*-r __node:=recorder", commands[0])
+    assert "collector.drivers.camera_node" in commands[1] and "__node:=left_wrist_camera" in commands[1]
+    assert "expected from the robot's own drivers" in result.stderr and "left_tactile" in result.stderr
