@@ -24,6 +24,7 @@ COMMANDS = {
     "validate": "collector.commands.validate",
     "sim": "collector.commands.sim",
     "up": "collector.commands.up",
+    "review": "collector.commands.review",
 }
 
 
