@@ -39,7 +39,16 @@ def add_parser(verbs, name: str):
                         "the recorder gets the same rig, saved in the episodes")
     parser.add_argument("--faults", default="", help="synthetic robot faults (YAML text or file), e.g. "
                         "'{head_rgb: {offset_ms: 35, drop_rate: 0.01}}'")
-    parser.add_argument("--task", default="", help="task instruction for the episodes")
+    parser.add_argument("--task", default="", help="task instruction for the episodes (instead of the rig's "
+                        "task catalogue)")
+    parser.add_argument("--task-id", default="", help="start with this task of the rig's catalogue "
+                        "(datasets/tasks/<rig>.yaml); keys t / 1-9 switch tasks between takes")
+    parser.add_argument("--language", choices=("en", "zh", "both"), default="en",
+                        help="which instruction of a catalogue task the episodes get (default en)")
+    parser.add_argument("--countdown", type=float, default=3.0, help="seconds from the start key to recording "
+                        "(default 3; 0: at once)")
+    parser.add_argument("--reset-seconds", type=float, default=0.0,
+                        help="reset phase after each take, shown with a timer (default 0: none)")
     parser.add_argument("--operator", default="", help="pseudonymous operator id")
     parser.add_argument("--episodes", type=int, default=0, help="stop after N kept episodes (0: until quit)")
     parser.add_argument("--episode-seconds", type=float, default=0.0, help="end each episode after S seconds")
@@ -61,6 +70,10 @@ def _check_args(args) -> None:
         raise CollectorError(f"--episodes must be >= 0, got {args.episodes}")
     if args.episode_seconds < 0:
         raise CollectorError(f"--episode-seconds must be >= 0, got {args.episode_seconds}")
+    if args.countdown < 0 or args.reset_seconds < 0:
+        raise CollectorError("--countdown and --reset-seconds must be >= 0")
+    if args.task and args.task_id:
+        raise CollectorError("--task and --task-id both set the instruction: choose one")
     if args.headless and (args.episodes <= 0 or args.episode_seconds <= 0):
         raise CollectorError("--headless needs --episodes N and --episode-seconds S (both > 0)")
     if not args.headless and not sys.stdin.isatty():
@@ -89,6 +102,11 @@ def run(args) -> int:
     elif args.camera_size:
         raise CollectorError("--camera-size needs --sim")
     rig = load_rig(args.rig)  # fail early, before any process starts
+    tasks = _catalogue_tasks(args, rig)
+    if tasks and not args.task and not args.sim:
+        first = next((i for i, t in enumerate(tasks) if t.id == args.task_id), 0)
+        args.task = tasks[first].instruction(args.language)
+        args.task_index = first
     try:
         from collector.ros.control import RecorderClient, ros_session
     except ImportError as err:
@@ -110,8 +128,6 @@ def run(args) -> int:
     logs = out / "logs"
     params = {"rig": rig_arg, "out": str(out), "task": args.task, "operator": args.operator,
               "disk_reserve_mb": args.disk_reserve_mb}
-    if not args.headless and args.episode_seconds:
-        params["max_episode_s"] = float(args.episode_seconds)
     processes = [NodeProcess("recorder", "collector.ros.recorder_node", params, log_path=logs / "recorder.log")]
     if args.synthetic:
         synthetic = {"rig": rig_arg}
@@ -145,13 +161,41 @@ def run(args) -> int:
             if args.headless:
                 episodes = _headless(client, args, rig, recorder, sim)
             else:
-                episodes = _interactive(client, args, recorder)
+                episodes = _interactive(client, args, recorder, tasks)
     finally:
         codes = {p.name: p.stop() for p in processes}
     _print_summary(episodes, out)
     if codes.get("recorder", 0) not in (0, -2):
         print(f"warning: recorder exited with code {codes['recorder']}; log: {recorder.log_path}", file=sys.stderr)
     return 0
+
+
+def _catalogue_tasks(args, rig) -> tuple:
+    """The rig's catalogue tasks the session offers (none with --task or --sim)."""
+    from collector.tasks import TaskCatalogueError, load_catalogue
+
+    if args.task or args.sim:
+        return ()
+    try:
+        catalogue = load_catalogue(rig.rig)
+    except TaskCatalogueError:
+        if args.task_id:
+            raise
+        return ()
+    if args.task_id:
+        catalogue.get(args.task_id)  # a one-line error listing the ids
+    return catalogue.tasks
+
+
+def _annotate(path: Path, task) -> None:
+    """Put the catalogue task (id, both instructions) into the episode's episode.json."""
+    from collector.episode import write_episode_info
+
+    if task is None:
+        return
+    info = read_episode_info(path)
+    info.extra["task"] = {"id": task.id, "en": task.en, "zh": task.zh}
+    write_episode_info(path, info)
 
 
 def _wait_streams(client, args, rig) -> None:
@@ -206,51 +250,66 @@ def _headless(client, args, rig, recorder, sim=None) -> list[Path]:
     return episodes
 
 
-def _interactive(client, args, recorder) -> list[Path]:
+def _interactive(client, args, recorder, tasks=()) -> list[Path]:
     from rich.live import Live
 
     from collector.commands.record_ui import KeyReader, status_table
+    from collector.operator_session import OperatorSession
 
+    session = OperatorSession(tasks=tuple(tasks), language=args.language, countdown_s=args.countdown,
+                              reset_s=args.reset_seconds, episode_s=args.episode_seconds,
+                              free_task=args.task if not tasks else "",
+                              task_index=getattr(args, "task_index", 0))
     episodes: list[Path] = []
-    kept = 0
-    message = ""
     seen_last = None
+    quitting = False
+
+    def perform(actions) -> None:
+        nonlocal quitting
+        for action in actions:
+            if action.kind == "task":
+                client.set_task(action.value)
+            elif action.kind == "start":
+                client.start()
+            elif action.kind in ("stop", "discard"):
+                path = Path(client.stop() if action.kind == "stop" else client.discard())
+                if path not in episodes:
+                    episodes.append(path)
+                _annotate(path, session.task)
+            elif action.kind == "discard_last" and episodes:
+                from collector.review import discard
+
+                discard(episodes[-1], reviewer=args.operator, reason="re-recorded by the operator")
+            elif action.kind == "label":
+                session.message = f"labelled {client.label(action.value)}"
+            elif action.kind == "quit":
+                quitting = True
+
+    perform(session.begin())
     with KeyReader() as keys, Live(status_table(None, kept=0, target=args.episodes), refresh_per_second=8,
                                    screen=False) as live:
-        while True:
+        while not quitting:
             if not recorder.alive():
                 raise CollectorError(f"the recorder exited\n{recorder.log_tail()}")
             status = client.status
             last = status.get("last_episode") if status else None
             if last and last != seen_last:
                 seen_last = last
-                path = Path(last)
-                if path not in episodes:
-                    episodes.append(path)
-                kept = sum(1 for p in episodes if read_episode_info(p).status == "complete")
-                if args.episodes and kept >= args.episodes:
-                    break
+                if Path(last) not in episodes:  # ended by the recorder itself (disk reserve, time limit)
+                    episodes.append(Path(last))
+                    session.ended_by_recorder(time.monotonic())
+                    _annotate(Path(last), session.task)
+            kept = sum(1 for p in episodes if read_episode_info(p).status == "complete")
+            if args.episodes and kept >= args.episodes and session.phase != "recording":
+                break
             key = keys.get(0.1)
             try:
-                if key in (" ", "s"):
-                    if status and status["recording"]:
-                        message = f"saved {Path(client.stop()).name}"
-                    else:
-                        message = f"recording {Path(client.start()).name}"
-                elif key == "d":
-                    message = f"discarded {Path(client.discard()).name} (kept on disk, marked discarded)"
-                elif key in ("y", "n"):
-                    message = f"labelled {client.label(key == 'y')}"
-                elif key in ("q", "\x1b"):
-                    if status and status["recording"]:
-                        client.stop()
-                    break
+                now = time.monotonic()
+                perform((session.on_key(key, now) if key else []) + session.tick(now))
             except CollectorError as err:
-                message = f"error: {err}"
-            live.update(status_table(client.status, kept=kept, target=args.episodes, message=message))
-        last = (client.status or {}).get("last_episode")
-        if last and Path(last) not in episodes:
-            episodes.append(Path(last))
+                session.message = f"error: {err}"
+            live.update(status_table(client.status, kept=kept, target=args.episodes, message=session.message,
+                                     session=session))
     return episodes
 
 
@@ -280,3 +339,10 @@ def _print_summary(episodes: list[Path], out: Path) -> None:
     console.print(table)
     console.print(f"kept: {sum(1 for p in episodes if read_episode_info(p).status == 'complete')} episodes, "
                   f"{total_s / 60:.1f} min")
+    per_task: dict[str, list[float]] = {}
+    for path in episodes:
+        info = read_episode_info(path)
+        if info.status == "complete":
+            per_task.setdefault(info.extra.get("task", {}).get("id") or info.task or "-", []).append(info.duration_s)
+    for task, seconds in per_task.items():
+        console.print(f"  {task}: {len(seconds)} kept, {sum(seconds) / 60:.1f} min")

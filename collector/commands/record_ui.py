@@ -8,7 +8,8 @@ import select
 import sys
 import threading
 
-KEY_HELP = "[space] start/stop  [d] discard  [y] success  [n] failure  [q] quit"
+KEY_HELP = ("[space] start/stop  [d] discard  [r] re-record  [y] success  [n] failure  "
+            "[t] / [1-9] task  [q] quit")
 
 _STATE_STYLE = {"ok": "green", "slow": "yellow", "stale": "bold red", "waiting": "dim"}
 
@@ -21,7 +22,36 @@ def format_bytes(count: float) -> str:
     return f"{count:.1f} TB"
 
 
-def status_table(status: dict | None, *, kept: int, target: int | None, message: str = ""):
+def session_panel(session):
+    """Phase banner, the task in both languages, and kept takes / minutes per task."""
+    import time
+
+    from rich.text import Text
+
+    now = time.monotonic()
+    lines = Text()
+    if session.phase == "countdown":
+        lines.append(f"  GET READY  {session.remaining_s(now):3.0f}\n", style="bold black on yellow")
+    elif session.phase == "reset":
+        lines.append(f"  RESET THE SCENE  {session.remaining_s(now):3.0f} s   [space] next take now\n",
+                     style="bold black on cyan")
+    task = session.task
+    if task is not None:
+        progress = session.progress.get(task.id)
+        kept = progress.kept if progress else 0
+        goal = f" / {task.target_episodes}" if task.target_episodes else ""
+        lines.append(f"task {session.task_index + 1}/{len(session.tasks)} {task.id}: ", style="bold")
+        lines.append(f"{task.en}\n        {task.zh}\n")
+        limit = f", takes end after {task.max_seconds:g} s" if task.max_seconds else ""
+        lines.append(f"        kept {kept}{goal} this session{limit}\n")
+    total, minutes = session.totals()
+    if session.progress:
+        per_task = "  ".join(f"{name}: {p.kept} ({p.seconds / 60:.1f} min)" for name, p in session.progress.items())
+        lines.append(f"session: {total} kept, {minutes:.1f} min   {per_task}\n", style="dim")
+    return lines
+
+
+def status_table(status: dict | None, *, kept: int, target: int | None, message: str = "", session=None):
     """A rich renderable of the recorder status (what the operator watches)."""
     from rich.console import Group
     from rich.table import Table
@@ -54,7 +84,7 @@ def status_table(status: dict | None, *, kept: int, target: int | None, message:
             str(stream["count"]),
             Text(state, style=_STATE_STYLE.get(state, "")),
         )
-    parts = [head, info, table]
+    parts = [head, info] + ([session_panel(session)] if session is not None else []) + [table]
     for problem in status.get("problems", []):
         parts.append(Text(f"warning: {problem}", style="yellow"))
     if status.get("last_stop_reason") == "disk_low":
