@@ -197,6 +197,13 @@ class OperatorSession:
             self.message = "ready for the next take"
         return []
 
+    def started_elsewhere(self, now: float) -> None:
+        """A take was started outside this terminal (a foot pedal or teleop button calling the
+        recorder's ``start`` service): follow it."""
+        if self.phase != "recording":
+            self._enter("recording", now)
+            self.message = "recording (started by a ROS service call)"
+
     def ended_by_recorder(self, now: float) -> None:
         """The recorder ended the take itself (disk reserve, its own time limit): count it kept."""
         if self.phase == "recording":

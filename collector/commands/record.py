@@ -299,6 +299,17 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
                     episodes.append(Path(last))
                     session.ended_by_recorder(time.monotonic())
                     _annotate(Path(last), session.task)
+            ended_names = {p.name for p in episodes}
+            if (status and status["recording"] and session.phase in ("idle", "reset")
+                    and status.get("episode") not in ended_names):  # not a stale status of our own take
+                session.started_elsewhere(time.monotonic())
+            elif status and not status["recording"] and session.phase == "recording" and not quitting:
+                # stopped or discarded by a service call from elsewhere
+                ended = status.get("last_episode")
+                if ended and Path(ended) not in episodes:
+                    episodes.append(Path(ended))
+                    _annotate(Path(ended), session.task)
+                    session.ended_by_recorder(time.monotonic())
             kept = sum(1 for p in episodes if read_episode_info(p).status == "complete")
             if args.episodes and kept >= args.episodes and session.phase != "recording":
                 break
