@@ -127,10 +127,10 @@ def bench_rig():
     writer's latencies declared."""
     import yaml
 
-    from collector.rig import load_rig, parse_rig
+    from collector.rig import keep_streams, load_rig, parse_rig
 
     doc = yaml.safe_load(load_rig(RIG).text)
-    doc["streams"] = [s for s in doc["streams"] if s["name"] not in DROP_STREAMS]
+    keep_streams(doc, [s["name"] for s in doc["streams"] if s["name"] not in DROP_STREAMS])
     for stream in doc["streams"]:
         stream["latency_ms"] = LATENCY_MS.get(stream["role"], OTHER_LATENCY_MS)
     return parse_rig(yaml.safe_dump(doc, sort_keys=False), source=f"{RIG}_export_bench.yaml")

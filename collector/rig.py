@@ -536,6 +536,26 @@ def _parse_sync(check: _Checker, value: Any) -> SyncLimits:
     return SyncLimits(**fields)
 
 
+def keep_streams(doc: dict, names) -> dict:
+    """A rig profile document (parsed YAML) cut down to the streams called ``names``.
+
+    Drivers keep only the streams that remain; a driver left with none is dropped, so the
+    result parses. ``doc`` is changed in place and returned.
+    """
+    wanted = set(names)
+    doc["streams"] = [s for s in doc.get("streams", []) if s.get("name") in wanted]
+    drivers = []
+    for driver in doc.get("drivers") or []:
+        if "streams" in driver:
+            driver["streams"] = [s for s in driver["streams"] if s in wanted]
+            if not driver["streams"]:
+                continue
+        drivers.append(driver)
+    if "drivers" in doc:
+        doc["drivers"] = drivers
+    return doc
+
+
 def load_rig(name_or_path: str | Path) -> Rig:
     """Load a rig by name (``baoan_humanoid``, from the shipped ``datasets/rigs``) or by path.
 

@@ -17,6 +17,7 @@
 #     torchvision 0.29 no longer has. torchcodec loads the system FFmpeg libraries, so the
 #     Debian FFmpeg 5.1 runtime libraries are installed with apt-get when missing.
 #   * collector itself, editable, without the ROS extras.
+#   * pytest (+ pytest-timeout): tests/loader runs here (torch), driven by tests/loader/test_in_oracle_venv.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,6 +94,8 @@ pip_quiet torch "${TORCH_PINS[@]}"
 pip_quiet lerobot --no-deps "lerobot==$LEROBOT_VERSION"
 pip_quiet deps "${LEROBOT_DATASET_DEPS[@]}" "$TORCHCODEC_PIN" "${TORCH_PINS[@]}"
 pip_quiet collector -e . "${TORCH_PINS[@]}"
+# collector's loader tests (tests/loader) run in this venv: pytest for them
+pip_quiet pytest pytest pytest-timeout
 
 # Prove the oracle imports (torchvision's C++ ops and torchcodec's FFmpeg binding included).
 if ! check=$("$VENV/bin/python" - 2>&1 <<'EOF'

@@ -139,3 +139,15 @@ def test_launch_file_names_only_real_executables_and_parameters(launch_file):
 def test_there_is_a_launch_file_per_rig_and_one_for_simulation():
     assert {p.name for p in LAUNCH_FILES} == {"baoan_humanoid.launch.py", "longhua_humanoid.launch.py",
                                               "sim_collection.launch.py"}
+
+
+def test_keep_streams_trims_the_drivers_too():
+    import yaml
+
+    from collector.rig import keep_streams
+
+    doc = keep_streams(yaml.safe_load(load_rig("baoan_humanoid").text), ["head_rgb", "left_wrist_rgb", "imu"])
+    rig = parse_rig(yaml.safe_dump(doc, sort_keys=False), source="cut.yaml")
+    assert [s.name for s in rig.streams] == ["head_rgb", "left_wrist_rgb", "imu"]
+    assert [(d.name, d.streams) for d in rig.drivers] == [("head_camera", ("head_rgb",)),
+                                                          ("left_wrist_camera", ("left_wrist_rgb",))]

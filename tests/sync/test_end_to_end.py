@@ -17,7 +17,7 @@ from collector.bag.reader import open_bag
 from collector.cdr import decode_image
 from collector.drivers.synthetic import ImuSource, TrajectoryModel, read_seq
 from collector.drivers.synthetic_episode import write_synthetic_episode
-from collector.rig import Rig, load_rig, parse_rig
+from collector.rig import Rig, keep_streams, load_rig, parse_rig
 from collector.sync import SyncError, synchronize
 
 NS_PER_MS = 1_000_000
@@ -39,7 +39,7 @@ def small_rig(streams=STREAMS, name="baoan_humanoid") -> Rig:
                 stream["width"], stream["height"] = 64, 48
             stream["latency_ms"] = LATENCY_MS.get(stream["role"], 0.3)
             kept.append(stream)
-    doc["streams"] = kept
+    keep_streams(doc, [s["name"] for s in kept])
     return parse_rig(yaml.safe_dump(doc, sort_keys=False), source=f"{name}_small.yaml")
 
 
