@@ -36,15 +36,14 @@ from std_msgs.msg import String
 from collector.bag.metadata import QosProfile
 from collector.drivers.camera import (
     NS_PER_S,
-    Calibration,
     CameraConfig,
     CameraError,
     CameraLoop,
     CameraStatus,
-    load_calibration,
     open_capture,
     quiet_opencv,
 )
+from collector.drivers.camera_calibration import Calibration, load_calibration
 from collector.ros.qos import to_rclpy
 
 NODE_NAME = "camera"

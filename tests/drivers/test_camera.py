@@ -20,10 +20,10 @@ from collector.drivers.camera import (
     Source,
     SourceUnavailable,
     convert_frame,
-    load_calibration,
     open_capture,
     parse_source,
 )
+from collector.drivers.camera_calibration import load_calibration
 
 cv2 = pytest.importorskip("cv2")
 MS = 1_000_000

@@ -15,7 +15,7 @@ pytest.importorskip("rclpy")
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from collector.drivers.camera import load_calibration  # noqa: E402
+from collector.drivers.camera_calibration import load_calibration  # noqa: E402
 
 from .test_camera import CALIBRATION  # noqa: E402
 
