@@ -37,6 +37,7 @@ EXECUTABLES = {
 }
 SOURCES = ("rig", "synthetic", "replay", "sim")
 RECORDER_NAMESPACE = "/collector"
+REPLAY_WAIT_S = 15.0
 
 
 class PlanError(CollectorError):
@@ -170,8 +171,11 @@ def _source_nodes(rig: Rig, options: PlanOptions, rig_arg: str) -> list[NodeSpec
         return [NodeSpec(name="synthetic_robot", package=PACKAGE, executable="synthetic_robot",
                          parameters={"rig": rig_arg}, streams=every)]
     if options.source == "replay":
+        # Wait (bounded) until the recorder subscribes to every topic, so nothing is
+        # played into the void while discovery is still going on.
         return [NodeSpec(name="replay", package=PACKAGE, executable="replay",
-                         parameters={"episode": os.path.expanduser(options.episode), "rate": float(options.rate)},
+                         parameters={"episode": os.path.expanduser(options.episode), "rate": float(options.rate),
+                                     "wait_for_subscribers_s": REPLAY_WAIT_S},
                          streams=every)]
     if options.source == "sim":
         parameters: dict[str, Any] = {"scene": options.scene, "seed": int(options.seed)}

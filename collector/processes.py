@@ -24,6 +24,26 @@ def ros_param(value) -> str:
     return str(value)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: get SIGINT when the parent dies (Linux).
+
+    If ``collector record`` or ``collector up`` is killed outright, its nodes would
+    otherwise live on, a recorder writing an episode nobody watches. With SIGINT they
+    shut down as on Ctrl-C: the recorder closes the episode cleanly.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 class NodeProcess:
     """One node started as ``python -m <module> --ros-args -p k:=v ...``.
 
@@ -49,7 +69,7 @@ class NodeProcess:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env if env is not None else dict(os.environ),
+            env=env if env is not None else dict(os.environ), preexec_fn=_stop_with_parent,
         )
 
     @property

@@ -60,7 +60,8 @@ def test_other_sources_replace_the_drivers(source, executable, tmp_path):
     assert [n.executable for n in plan.nodes] == ["recorder", executable]
     assert plan.external_streams == ()
     if source == "replay":
-        assert plan.nodes[1].parameters == {"episode": str(tmp_path / "ep"), "rate": 2.0}
+        assert plan.nodes[1].parameters == {"episode": str(tmp_path / "ep"), "rate": 2.0,
+                                            "wait_for_subscribers_s": 15.0}
 
 
 def test_sim_plan_takes_the_scenes_rig():
