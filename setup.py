@@ -50,6 +50,7 @@ setup(
         "ray": ["ray"],
         "sim": ["mujoco>=3.2"],
         "camera": ["opencv-python-headless"],
+        "loader": ["torch"],
         "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray", "mujoco>=3.2", "opencv-python-headless"],
     },
     zip_safe=True,
