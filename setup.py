@@ -51,7 +51,8 @@ setup(
         "sim": ["mujoco>=3.2"],
         "camera": ["opencv-python-headless"],
         "loader": ["torch"],
-        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray", "mujoco>=3.2", "opencv-python-headless"],
+        "test": ["pytest", "pytest-timeout", "rosbags>=0.10", "ray", "mujoco>=3.2", "opencv-python-headless",
+                 "hypothesis", "scikit-image"],
     },
     zip_safe=True,
     entry_points={
