@@ -21,6 +21,7 @@ from typing import Any
 from collector import __version__
 from collector.bag.msgdef import has_header
 from collector.errors import EpisodeError
+from collector.pseudonym import check_operator_id
 from collector.rig import Rig, Stream
 
 EPISODE_FILE = "episode.json"
@@ -168,6 +169,7 @@ def open_episode(writer, rig: Rig, streams: tuple[Stream, ...] | list[Stream], *
     stream with its QoS, the rig profile as an attachment, the episode identity as
     MCAP metadata; the info has empty statistics for every stream.
     """
+    check_operator_id(operator)
     episode_id = writer.path.name
     channels = [writer.add_topic(s.topic, s.type, qos=s.qos) for s in streams]
     writer.add_attachment("rig_profile.yaml", rig.text.encode("utf-8"), "application/yaml")

@@ -35,6 +35,7 @@ from collector.episode import (
     write_episode_info,
 )
 from collector.errors import CollectorError, DiskSpaceError, EpisodeError
+from collector.pseudonym import check_operator_id
 from collector.rig import Rig
 
 # How often the writer thread wakes when idle, and checks the disk (seconds).
@@ -65,6 +66,7 @@ class RecorderConfig:
     max_backlog_bytes: int = 0  # 0: a quarter of physical memory, at least 1 GiB
 
     def __post_init__(self) -> None:
+        check_operator_id(self.operator)
         if self.disk_reserve_bytes < 0:
             raise CollectorError(f"disk_reserve_bytes must be >= 0, got {self.disk_reserve_bytes}")
         if self.chunk_size < 1024:
@@ -182,7 +184,7 @@ class Recorder:
             if task is not None:
                 self.task = task
             if operator is not None:
-                self.operator = operator
+                self.operator = check_operator_id(operator)
             out = Path(self.config.out)
             out.mkdir(parents=True, exist_ok=True)
             free = self._free_disk()

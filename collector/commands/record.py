@@ -16,6 +16,7 @@ from pathlib import Path
 
 from collector.episode import read_episode_info
 from collector.errors import CollectorError
+from collector.pseudonym import check_operator_id
 from collector.rig import load_rig
 
 
@@ -72,6 +73,7 @@ def _check_args(args) -> None:
         raise CollectorError(f"--episode-seconds must be >= 0, got {args.episode_seconds}")
     if args.countdown < 0 or args.reset_seconds < 0:
         raise CollectorError("--countdown and --reset-seconds must be >= 0")
+    check_operator_id(args.operator)
     if args.task and args.task_id:
         raise CollectorError("--task and --task-id both set the instruction: choose one")
     if args.headless and (args.episodes <= 0 or args.episode_seconds <= 0):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from collector import review
 from collector.errors import CollectorError
+from collector.pseudonym import check_operator_id
 
 
 def add_parser(verbs, name: str):
@@ -65,6 +66,7 @@ def _apply(root: Path, name: str, change, done: str) -> str:
 
 
 def run(args) -> int:
+    check_operator_id(args.reviewer, what="reviewer")
     if not args.dir.exists():
         raise CollectorError(f"{args.dir}: no such folder")
     if any((args.success, args.failure, args.unlabel, args.instruction, args.discard, args.restore)):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from collector.errors import CollectorError
 from collector.launch_plan import SOURCES, LaunchPlan, NodeSpec, PlanOptions, plan_launch
+from collector.pseudonym import check_operator_id
 
 
 def add_parser(verbs, name: str):
@@ -100,6 +101,7 @@ def run(args) -> int:
         rate=args.rate, scene=args.scene, sim_task=args.sim_task, seed=args.seed, camera_size=args.camera_size,
         skip=tuple(args.skip), autostart=args.autostart,
     )
+    check_operator_id(args.operator)
     if not args.rig and args.source != "sim":
         raise CollectorError("--rig is required (or --source sim --scene SCENE, which brings its rig)")
     plan = plan_launch(args.rig, options)

@@ -39,6 +39,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from collector.errors import CollectorError
 from collector.health import HealthBoard, problems
+from collector.pseudonym import check_operator_id
 from collector.recording import Recorder, RecorderConfig
 from collector.rig import load_rig
 from collector.ros.dds import apply_transport_defaults
@@ -225,6 +226,13 @@ class RecorderNode(Node):
         self.get_logger().info(f"task: {task!r}")
 
     def _on_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        for param in params:
+            if param.name == "operator":
+                try:
+                    check_operator_id(str(param.value))
+                except CollectorError as err:
+                    self.get_logger().error(str(err))
+                    return SetParametersResult(successful=False, reason=str(err))
         for param in params:
             if param.name == "task":
                 self._set_task(str(param.value))
