@@ -8,6 +8,7 @@ so a crash leaves a file that says the episode was interrupted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -197,21 +198,57 @@ def software_versions() -> dict[str, str]:
     }
 
 
+# While an episode records, its episode.json is padded to this size with trailing
+# spaces (valid JSON), so the final rewrite still fits in blocks the file already has
+# when the disk fills up mid-episode.
+RESERVE_BYTES = 64 * 1024
+
+
 def write_episode_info(episode_dir: Path, info: EpisodeInfo) -> Path:
-    """Write ``episode.json`` atomically (temp file, fsync, rename); returns its path."""
+    """Write ``episode.json`` atomically (temp file, fsync, rename); returns its path.
+
+    A recording episode's file is padded to :data:`RESERVE_BYTES`. When the disk is
+    full, the new content overwrites that padded file in place instead, so the
+    episode still says how and why it ended.
+
+    Raises:
+        OSError: the file cannot be written either way.
+    """
     path = Path(episode_dir) / EPISODE_FILE
-    text = json.dumps(info.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+    text = json.dumps(info.to_dict(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    data = text.encode("utf-8")
+    if info.status == "recording" and len(data) < RESERVE_BYTES:
+        data += b" " * (RESERVE_BYTES - len(data))
     fd, tmp = tempfile.mkstemp(prefix=".episode.", suffix=".json.tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        if err.errno != errno.ENOSPC or not _overwrite_in_place(path, data.rstrip(b" ")):
+            raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _overwrite_in_place(path: Path, data: bytes) -> bool:
+    """Overwrite ``path`` with ``data`` padded to its current size; False if it does not fit."""
+    try:
+        size = path.stat().st_size
+        if len(data) > size:
+            return False
+        with open(path, "r+b") as handle:
+            handle.write(data + b" " * (size - len(data)))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        return False
+    return True
 
 
 def read_episode_info(episode_dir: Path) -> EpisodeInfo:

@@ -266,8 +266,10 @@ class Recorder:
                 write_episode_info(episode.path, info)
             except OSError as err:
                 info.notes.append(f"episode.json not updated: {err}")
-            self.last_episode = episode.path
+            # reason first: a status read between the two lines must not pair the new
+            # episode with the previous reason
             self.last_stop_reason = info.end_reason
+            self.last_episode = episode.path
             return info
 
     def label(self, success: bool) -> Path:
