@@ -25,6 +25,7 @@ from typing import Any, Callable, ClassVar, Mapping
 from collector.episode import EpisodeInfo
 from collector.export.errors import ExportError
 from collector.export.features import FeaturePlan
+from collector.export.provenance import Provenance, attach_source, settings_of
 
 
 class DatasetWriter(ABC):
@@ -33,6 +34,8 @@ class DatasetWriter(ABC):
     Class attributes:
         name: the format name (set by ``register``).
         appends: True when the format adds episodes to an existing dataset.
+        MANIFEST: where the provenance manifest lives in the dataset
+            (:mod:`collector.export.provenance`; ``self.provenance`` collects it).
         OPTIONS: option name -> default; ``options`` may only use these names.
 
     Args:
@@ -49,6 +52,7 @@ class DatasetWriter(ABC):
     name: ClassVar[str] = ""
     appends: ClassVar[bool] = False
     OPTIONS: ClassVar[Mapping[str, Any]] = {}
+    MANIFEST: ClassVar[str] = "provenance.json"
 
     def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
         self.root = Path(root)
@@ -59,6 +63,7 @@ class DatasetWriter(ABC):
         self.options = self._check_options(options or {})
         self.closed = False
         self.episodes_written = 0
+        self.provenance = Provenance(fmt=self.name, manifest=self.MANIFEST, settings=settings_of(self))
         if not self.appends and self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
             raise ExportError(f"{self.root} exists already, not overwriting (format {self.name!r} cannot append)")
 
@@ -146,7 +151,7 @@ class DatasetWriter(ABC):
             part = self.prepare_part(plan=self.plan, fps=self.fps, options=self.options,
                                      episode_path=Path(episode_path), sync=sync, info=info, scratch=scratch,
                                      progress=progress)
-            self.commit(part)
+            self.commit(attach_source(part, Path(episode_path), info))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

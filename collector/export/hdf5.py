@@ -56,6 +56,7 @@ from collector.export.base import DatasetWriter
 from collector.export.errors import ExportError
 from collector.export.features import Feature, FeaturePlan, episode_valid_mask, feature_values
 from collector.export.frames import iter_frames
+from collector.export.provenance import sha256_file
 from collector.export.registry import register
 from collector.export.transaction import FolderTransaction
 
@@ -137,6 +138,7 @@ class Hdf5Writer(DatasetWriter):
             return
         try:
             if self.episodes_written:
+                self.provenance.write(self._txn)
                 self._txn.commit()
             else:
                 self._txn.abort()
@@ -167,7 +169,9 @@ class Hdf5Writer(DatasetWriter):
         options = {**cls.OPTIONS, **options}
         _check(plan, options)
         episode = _EpisodeFile(plan, fps, options)
-        return episode.write(Path(episode_path), sync, info, Path(scratch), progress)
+        part = episode.write(Path(episode_path), sync, info, Path(scratch), progress)
+        part.size, part.sha256 = sha256_file(Path(scratch) / part.file)  # in the worker, while it is cached
+        return part
 
     def commit(self, part: Hdf5Part) -> None:
         """Link ``episode.hdf5`` of the part into the staged folder as ``episode_<i>.hdf5``
@@ -179,7 +183,8 @@ class Hdf5Writer(DatasetWriter):
         if self.closed:
             raise ExportError(f"hdf5 writer for {self.root} is closed")
         partial = Path(part.scratch) / part.file
-        name = f"episode_{self.next_index()}.hdf5"
+        index = self.next_index()
+        name = f"episode_{index}.hdf5"
         staged = self.stage / name
         try:
             try:
@@ -192,6 +197,9 @@ class Hdf5Writer(DatasetWriter):
         finally:
             shutil.rmtree(part.scratch, ignore_errors=True)
         self.written.append(self.root / name)
+        if part.sha256:
+            self.provenance.add_known(name, part.size, part.sha256)
+        self.provenance.add_episode(part, index)
         self.episodes_written += 1
 
 
@@ -203,6 +211,8 @@ class Hdf5Part:
     file: str
     episode_id: str
     frames: int
+    size: int = 0
+    sha256: str = ""  # of the file, hashed where it was written
 
 
 def _check(plan: FeaturePlan, opts: Mapping[str, Any]) -> None:

@@ -28,6 +28,7 @@ from collector.episode import EPISODE_FILE, find_episodes, read_episode_info
 from collector.errors import CollectorError
 from collector.export.errors import ExportError
 from collector.export.features import FeaturePlan, feature_plan
+from collector.export.provenance import attach_source
 from collector.export.registry import get_writer
 
 SKIP_STATUSES = {"discarded": "discarded by the operator"}
@@ -98,8 +99,9 @@ def prepare(job: _Job, progress: Callable[[int, int], None] | None = None):
     if sync.rig != job.plan.rig:
         raise ExportError(f"{path}: recorded with rig {sync.rig!r}, the dataset is for rig {job.plan.rig!r}")
     writer_cls = get_writer(job.fmt)
-    return writer_cls.prepare_part(plan=job.plan, fps=job.fps, options=job.options, episode_path=path, sync=sync,
+    part = writer_cls.prepare_part(plan=job.plan, fps=job.fps, options=job.options, episode_path=path, sync=sync,
                                    info=info, scratch=Path(job.scratch), progress=progress)
+    return attach_source(part, path, info)  # hashed here: in the worker, beside the sync that read the bag
 
 
 # -- local worker processes ------------------------------------------------------------

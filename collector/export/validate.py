@@ -9,6 +9,9 @@ each format is one module in :data:`FORMATS` providing ``detect(path) -> bool`` 
 * ``hdf5``: a folder of ALOHA/ACT ``episode_<i>.hdf5`` files, see
   :mod:`collector.export.validate_hdf5`.
 
+With ``verify=True`` the dataset's provenance manifest is checked too: every file's
+SHA-256 recomputed and compared (:func:`collector.export.provenance.verify`).
+
 A check never stops at the first problem: the report lists everything found, one
 :class:`Problem` per broken thing (a file, a feature, an episode), with the value.
 """
@@ -75,8 +78,17 @@ def detect_format(path: Path) -> str:
                       "nor a folder of episode_<i>.hdf5 files)")
 
 
-def validate_dataset(path: Path) -> ValidationReport:
-    """Check the dataset at ``path`` (format detected) and report every problem found.
+def manifest_path(fmt: str) -> str:
+    """Where datasets of format ``fmt`` keep their provenance manifest."""
+    from collector.export.registry import get_writer
+
+    return get_writer(fmt).MANIFEST
+
+
+def validate_dataset(path: Path, *, verify: bool = False) -> ValidationReport:
+    """Check the dataset at ``path`` (format detected) and report every problem found;
+    ``verify``: also recompute every file's hash against the provenance manifest
+    (summary ``verified_files``).
 
     Raises:
         ExportError: ``path`` does not exist or is no dataset (see :func:`detect_format`);
@@ -85,4 +97,13 @@ def validate_dataset(path: Path) -> ValidationReport:
     path = Path(path)
     name = detect_format(path)
     problems, summary = importlib.import_module(FORMATS[name]).check(path)
-    return ValidationReport(format=name, path=str(path), problems=list(problems), summary=dict(summary))
+    problems, summary = list(problems), dict(summary)
+    manifest = manifest_path(name)
+    summary["provenance"] = manifest if (path / manifest).is_file() else None
+    if verify:
+        from collector.export.provenance import verify as verify_files
+
+        found, intact = verify_files(path, manifest)
+        problems += [Problem(where, message) for where, message in found]
+        summary["verified_files"] = intact
+    return ValidationReport(format=name, path=str(path), problems=problems, summary=summary)

@@ -70,6 +70,7 @@ class LeRobotWriter(DatasetWriter):
     """
 
     appends = True
+    MANIFEST = "meta/provenance.json"
     OPTIONS = {"vcodec": "av1", "crf": 30, "gop": 2, "preset": 12, "invalid": "trim",
                "repo_id": None, "license": "apache-2.0", "robot_type": None}
 
@@ -188,6 +189,7 @@ class LeRobotWriter(DatasetWriter):
                     "robot": part.robot, "operator": part.operator, "source_frames": part.grid_frames,
                     "source_first_frame": part.first_frame})
         self.episode_rows.append(row)
+        self.provenance.add_episode(part, episode_index)
         self.parts_stats.append({k: v for k, v in stats.items() if k in self.video_keys or self._is_depth(k)})
         shutil.rmtree(part.scratch, ignore_errors=True)
         self.episodes_written += 1
@@ -272,6 +274,7 @@ class LeRobotWriter(DatasetWriter):
             from collector.export.lerobot.card import write_card
 
             write_card(self._txn.new_file("README.md"), self.stage, info, self.options)
+            self.provenance.write(self._txn)
             self._txn.commit()
         except BaseException:
             self._txn.abort()
