@@ -44,7 +44,7 @@ def act_read(dataset_dir, episode_id, start_ts, camera_names):
 def test_act_round_trip(baoan, tmp_path):
     writer = export(tmp_path, baoan)
     assert writer.written == [tmp_path / "episode_0.hdf5"] and writer.closed
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5", "provenance.json"]
     sync, plan = baoan.sync, feature_plan(baoan.rig)
     rows = np.flatnonzero(episode_valid_mask(sync, plan))
     k = len(rows)
@@ -109,7 +109,8 @@ def test_append_continues_numbering(baoan, baoan_second, tmp_path):
     export(tmp_path, baoan)
     before = (tmp_path / "episode_0.hdf5").read_bytes()
     export(tmp_path, baoan_second, baoan)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5", "episode_1.hdf5", "episode_2.hdf5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5", "episode_1.hdf5", "episode_2.hdf5",
+                                                          "provenance.json"]
     assert (tmp_path / "episode_0.hdf5").read_bytes() == before
     with h5py.File(tmp_path / "episode_1.hdf5", "r") as root:
         assert root.attrs["task"] == "place the part"
@@ -130,13 +131,13 @@ def test_crash_mid_episode_leaves_nothing_partial(baoan, baoan_second, tmp_path,
     monkeypatch.setattr(hdf5_module, "iter_frames", dies_midway)
     with pytest.raises(RuntimeError, match="killed"):
         export(tmp_path, baoan_second)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5", "provenance.json"]
     assert (tmp_path / "episode_0.hdf5").read_bytes() == before
     monkeypatch.setattr(hdf5_module, "iter_frames", real)
     # a killed export's leftover temp file is not an episode and is cleared by the next export
     (tmp_path / "episode_1.hdf5.tmp").write_bytes(b"partial")
     export(tmp_path, baoan_second)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5", "episode_1.hdf5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0.hdf5", "episode_1.hdf5", "provenance.json"]
     with h5py.File(tmp_path / "episode_1.hdf5", "r") as root:
         assert root.attrs["episode_id"] == baoan_second.info.episode_id
 

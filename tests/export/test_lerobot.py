@@ -163,7 +163,7 @@ def test_append_adds_files_and_keeps_the_old_ones(tmp_path, baoan, baoan_second)
     before = tree_digest(root)
     export(root, baoan_second)
     after = tree_digest(root)
-    rewritten = {"meta/info.json", "meta/stats.json", "meta/tasks.parquet", "README.md"}
+    rewritten = {"meta/info.json", "meta/stats.json", "meta/tasks.parquet", "README.md", "meta/provenance.json"}
     assert {k: v for k, v in before.items() if k not in rewritten} == \
         {k: v for k, v in after.items() if k in before and k not in rewritten}
     assert "data/chunk-000/file-001.parquet" in after and "meta/episodes/chunk-000/file-001.parquet" in after
