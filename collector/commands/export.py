@@ -34,6 +34,8 @@ def add_parser(verbs, name: str):
     parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                         help="format option, e.g. -o vcodec=h264 -o crf=23 (lerobot), -o compress=true (hdf5)")
     parser.add_argument("--vcodec", choices=("av1", "h264"), help="lerobot: video codec (default av1)")
+    parser.add_argument("--blur-faces", action="store_true",
+                        help="blur faces in the camera streams (OpenCV's Haar face detector; recorded in the dataset)")
     parser.add_argument("--streams", help="only these rig streams, comma-separated (default: all)")
     parser.add_argument("--strict", action="store_true", help="stop at the first episode that cannot be exported")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -99,6 +101,11 @@ def run(args) -> int:
     options = parse_options(args.option)
     if args.vcodec:
         options["vcodec"] = args.vcodec
+    if args.blur_faces:
+        from collector.export.privacy import require_opencv
+
+        require_opencv()  # before anything is written or any episode is read
+        options["blur_faces"] = True
     streams = [s.strip() for s in args.streams.split(",") if s.strip()] if args.streams else None
     with _Bars(len(find_sources(args.sources))) as bars:
         result = export_episodes(args.sources, fmt=args.fmt, out=args.out, fps=args.fps, workers=args.workers,

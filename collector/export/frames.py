@@ -13,6 +13,10 @@ mono8 repeated, alpha dropped); depth to native-endian ``(H, W)`` uint16 (16UC1)
 float32 (32FC1), values unchanged. A grid frame whose stream had no message at all
 (index -1) gets zeros. Invalid frames (beyond tolerance) still get sync's nearest
 candidate: use the sync result's ``valid`` to judge them.
+
+With ``blur`` (a :class:`~collector.export.privacy.FaceBlurrer`), camera frames have
+their faces blurred once per decoded message, before anything else sees them, and
+every yielded camera frame is counted in ``blur.counts``.
 """
 
 from __future__ import annotations
@@ -65,8 +69,10 @@ def to_depth(pixels: np.ndarray, encoding: str) -> np.ndarray:
 class _StreamFrames:
     """One image stream: which message each wanted grid frame needs, and the decoded cache."""
 
-    def __init__(self, stream, need: np.ndarray, topic_count: int, expected: int):
+    def __init__(self, stream, need: np.ndarray, topic_count: int, expected: int, blur=None):
         self.stream = stream
+        self.blur = blur if stream.role == "camera" else None
+        self.faces: dict[int, int] = {}  # faces blurred per cached message (with blur)
         self.need = need  # message index per wanted grid frame
         self.cache: dict[int, np.ndarray] = {}
         self.last_use: dict[int, int] = {}
@@ -104,6 +110,8 @@ class _StreamFrames:
         if frame.shape != self.blank.shape:
             raise ExportError(f"{self.stream.name}: message {index} is {image.width}x{image.height} "
                               f"{image.encoding}, the rig declares {self.stream.width}x{self.stream.height}")
+        if self.blur is not None:
+            frame, self.faces[index] = self.blur.blur(frame)
         frame.flags.writeable = False
         self.cache[index] = frame
 
@@ -111,15 +119,20 @@ class _StreamFrames:
         """The frame for wanted grid frame ``position``; None until its message has passed."""
         index = int(self.need[position])
         if index < 0:
+            if self.blur is not None:
+                self.blur.counts.add(0)
             return self.blank
         frame = self.cache.get(index)
+        if frame is not None and self.blur is not None:
+            self.blur.counts.add(self.faces[index])
         if frame is not None and self.last_use[index] == position:
             del self.cache[index]
+            self.faces.pop(index, None)
         return frame
 
 
 def iter_frames(episode_path: str | Path, sync, stream_names: Sequence[str], *, rig: Rig | None = None,
-                frames: np.ndarray | None = None) -> Iterator[dict[str, np.ndarray]]:
+                frames: np.ndarray | None = None, blur=None) -> Iterator[dict[str, np.ndarray]]:
     """Per grid frame, ``{stream name: frame}`` for several camera/depth streams, one bag pass.
 
     Args:
@@ -128,6 +141,8 @@ def iter_frames(episode_path: str | Path, sync, stream_names: Sequence[str], *, 
         stream_names: camera or depth streams of the rig.
         rig: the rig (for topics and declared sizes); default the episode's own.
         frames: ascending grid frame indices to yield (default all K).
+        blur: a :class:`~collector.export.privacy.FaceBlurrer` for the camera streams
+            (depth is never blurred); None: frames as recorded.
 
     Raises:
         ExportError: a stream that is not a synced camera/depth stream, a bag that
@@ -164,7 +179,8 @@ def iter_frames(episode_path: str | Path, sync, stream_names: Sequence[str], *, 
                 raise ExportError(f"{name}: not in the sync result (synced: {', '.join(sync.streams)})")
             alignment = sync.streams[name]
             by_topic[stream.topic] = _StreamFrames(stream, np.asarray(alignment.i0, dtype=np.int64)[wanted],
-                                                   counts.get(stream.topic, 0), len(alignment.message_time_ns))
+                                                   counts.get(stream.topic, 0), len(alignment.message_time_ns),
+                                                   blur=blur)
         messages = bag.messages(list(by_topic))
         streams = list(by_topic.values())
         for position in range(len(wanted)):

@@ -34,7 +34,10 @@ Options: ``compress`` (JPEG images, default False), ``jpeg_quality`` (1-100, def
 50 as ALOHA), ``invalid`` (``"drop"``, default: write only frames where the required
 streams and the state/action streams are valid, so qpos/action hold no NaN, rows keep
 their ``frame_index``/``timestamp``; ``"keep"``: every grid frame, NaN where invalid),
-``sim`` (bool; default from ``episode.json`` ``extra.sim`` or site ``sim``, else False).
+``sim`` (bool; default from ``episode.json`` ``extra.sim`` or site ``sim``, else False),
+``blur_faces`` (blur faces in the camera images, default False, see
+:mod:`collector.export.privacy`; root attrs ``faces_blurred`` (bool) and, when true,
+``privacy``: JSON with the detector, OpenCV version, settings and this episode's counts).
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ class Hdf5Writer(DatasetWriter):
     """
 
     appends = True
-    OPTIONS = {"compress": False, "jpeg_quality": 50, "invalid": "drop", "sim": None}
+    OPTIONS = {"compress": False, "jpeg_quality": 50, "invalid": "drop", "sim": None, "blur_faces": False}
 
     def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
         super().__init__(root, plan=plan, fps=fps, options=options)
@@ -225,6 +228,12 @@ def _check(plan: FeaturePlan, opts: Mapping[str, Any]) -> None:
         raise ExportError(f"hdf5: option invalid={opts['invalid']!r} is not 'drop' or 'keep'")
     if opts["sim"] is not None and not isinstance(opts["sim"], bool):
         raise ExportError(f"hdf5: option sim={opts['sim']!r} is not true, false or unset")
+    if not isinstance(opts["blur_faces"], bool):
+        raise ExportError(f"hdf5: option blur_faces={opts['blur_faces']!r} is not true or false")
+    if opts["blur_faces"]:
+        from collector.export.privacy import require_opencv
+
+        require_opencv()
     for key in ("observation.state", "action"):
         if key not in plan:
             raise ExportError(f"hdf5: the ACT layout needs {key!r}, rig {plan.rig!r} gives none "
@@ -244,6 +253,11 @@ class _EpisodeFile:
         self._h5py = h5py
         self.plan, self.fps, self.options = plan, float(fps), options
         self._encode = _jpeg_encoder(options["jpeg_quality"]) if options["compress"] else None
+        self._blur = None
+        if options["blur_faces"]:
+            from collector.export.privacy import FaceBlurrer
+
+            self._blur = FaceBlurrer()
 
     def write(self, episode_path: Path, sync, info: EpisodeInfo, scratch: Path,
               progress: Callable[[int, int], None] | None) -> Hdf5Part:
@@ -258,6 +272,11 @@ class _EpisodeFile:
                 self._write_attrs(root, sync, info, rows)
                 self._write_numeric(root, sync, rows, valid)
                 self._write_images(root, episode_path, sync, rows, progress)
+                root.attrs["faces_blurred"] = self._blur is not None
+                if self._blur is not None:
+                    root.attrs["privacy"] = json.dumps({**self._blur.describe(), "counts": self._blur.counts.to_dict(),
+                                                        "streams": [f.key for f in self.plan.images
+                                                                    if f.kind == "image"]})
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -335,7 +354,7 @@ class _EpisodeFile:
             targets[feature.streams[0]] = (feature, dataset)
         lengths = np.zeros((len(cameras), count), dtype=np.float32) if self._encode is not None else None
         camera_row = {f.streams[0]: i for i, f in enumerate(cameras)}
-        for j, frames in enumerate(iter_frames(episode_path, sync, list(targets), frames=rows)):
+        for j, frames in enumerate(iter_frames(episode_path, sync, list(targets), frames=rows, blur=self._blur)):
             for stream, frame in frames.items():
                 feature, dataset = targets[stream]
                 if frame.shape != feature.shape:

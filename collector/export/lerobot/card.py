@@ -3,7 +3,7 @@
 Front matter: license, task category, tags (LeRobot, robot, rig, sites), size
 category and the parquet ``configs`` the Hub's viewer uses. Body: what the data is,
 counts per task and label, fps, every feature with its names, how time was aligned
-(the ``time.*`` columns), and info.json.
+(the ``time.*`` columns), face blurring when it was done, and info.json.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def card_text(info: Mapping[str, Any], rows: list[dict], options: Mapping[str, A
         names = feature.get("names")
         shown = ", ".join(map(str, names[:8])) + (f", ... ({len(names)})" if len(names) > 8 else "") if names else ""
         lines.append(f"| `{key}` | {feature['dtype']} | {feature['shape']} | {shown} |")
+    lines += privacy_lines(info.get("privacy"))
     lines += [
         "", "## Time", "",
         "Every stream was aligned on the grid `timestamp = frame_index / fps` from its sensor "
@@ -86,6 +87,24 @@ def card_text(info: Mapping[str, Any], rows: list[dict], options: Mapping[str, A
         "## meta/info.json", "", "```json", json.dumps(info, indent=2, ensure_ascii=False), "```", "",
     ]
     return "\n".join(lines)
+
+
+def privacy_lines(privacy: Mapping[str, Any] | None) -> list[str]:
+    """The card's face-blurring section (none without ``privacy`` in info.json)."""
+    if not privacy or not privacy.get("face_blurring"):
+        return []
+    counts = privacy.get("counts", {})
+    settings = ", ".join(f"{k}={v}" for k, v in (privacy.get("settings") or {}).items())
+    return [
+        "", "## Privacy", "",
+        "Faces were blurred in every camera video (`collector export --blur-faces`) before encoding: "
+        f"detector {privacy.get('detector')} (`{privacy.get('model')}`, OpenCV {privacy.get('opencv')}), "
+        f"settings {settings}. Depth and other streams are unchanged. A frontal-face detector misses "
+        "faces in profile, small or occluded: check before publishing.", "",
+        f"| camera frames with faces | {counts.get('frames_with_faces', '?')} |", "|---|---|",
+        f"| faces blurred | {counts.get('faces_blurred', '?')} |",
+        f"| streams | {', '.join(privacy.get('streams', [])) or 'none'} |",
+    ]
 
 
 def write_card(path: Path, root: Path, info: Mapping[str, Any], options: Mapping[str, Any]) -> None:

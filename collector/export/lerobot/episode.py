@@ -13,6 +13,9 @@ are valid. Inside that span, a frame whose state or action could not be resample
 (NaN) makes the episode fail with the frames named; camera frames beyond tolerance
 stay, with their true time and error in ``time.<stream>.*`` and ``time.valid`` false.
 ``invalid="keep"`` writes every grid frame as it is.
+
+Option ``blur_faces``: camera frames have their faces blurred before encoding
+(:mod:`collector.export.privacy`); the part carries the counts.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class EpisodePart:
     table: str
     videos: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Stats] = field(default_factory=dict)
+    privacy: dict[str, int] | None = None  # blur_faces: FaceCounts.to_dict()
 
 
 def select_rows(plan: FeaturePlan, sync, table: Mapping[str, np.ndarray], invalid: str) -> np.ndarray:
@@ -145,7 +149,12 @@ def prepare_episode(*, plan: FeaturePlan, fps: float, options: Mapping[str, Any]
         for feature in depths:
             image_stats[feature.key] = ImageStats(count, channels=1, scale=1.0)
         by_stream = {f.streams[0]: f for f in (*cameras, *depths)}
-        frames = iter_frames(episode_path, sync, list(by_stream), frames=rows) if by_stream else iter(())
+        blur = None
+        if options.get("blur_faces"):
+            from collector.export.privacy import FaceBlurrer
+
+            blur = FaceBlurrer()
+        frames = iter_frames(episode_path, sync, list(by_stream), frames=rows, blur=blur) if by_stream else iter(())
         pending_depth: dict[str, list[dict]] = {f.key: [] for f in depths}
         for start in range(0, count, ROWS_PER_GROUP):
             stop = min(start + ROWS_PER_GROUP, count)
@@ -197,4 +206,5 @@ def prepare_episode(*, plan: FeaturePlan, fps: float, options: Mapping[str, Any]
         scratch=str(scratch), source=str(episode_path), episode_id=info.episode_id or Path(episode_path).name, task=info.task or "",
         success=info.success, rig=info.rig, site=info.site, robot=str(info.robot or ""),
         operator=str(info.operator or ""), length=count, first_frame=int(rows[0]), grid_frames=sync.frames,
-        table=table_path.name, videos=videos, stats=stats)
+        table=table_path.name, videos=videos, stats=stats,
+        privacy=None if blur is None else blur.counts.to_dict())

@@ -16,6 +16,9 @@ Options:
   ``encode_video_frames`` sets it for libsvtav1; ``None``: the encoder's own default, for
   libx264 too, whose presets are names such as ``medium``) as LeRobot sets them.
 * ``invalid``: ``trim`` (default) or ``keep``, see :mod:`collector.export.lerobot.episode`.
+* ``blur_faces``: blur faces in the camera videos (default false; :mod:`collector.export.privacy`),
+  recorded in ``meta/info.json`` ``privacy``, per episode in the episodes table
+  (``privacy/frames_with_faces``, ``privacy/faces_blurred``) and in the card.
 * ``repo_id`` (for the card), ``license`` (``apache-2.0``), ``robot_type``
   (default: the rig's robot model).
 """
@@ -54,6 +57,12 @@ def _check_options(options: Mapping[str, Any]) -> None:
             raise ExportError(f"lerobot: option {name}={value!r} is not an integer in {low}..{high}")
     if options["invalid"] not in ("trim", "keep"):
         raise ExportError(f"lerobot: option invalid={options['invalid']!r} is not 'trim' or 'keep'")
+    if not isinstance(options["blur_faces"], bool):
+        raise ExportError(f"lerobot: option blur_faces={options['blur_faces']!r} is not true or false")
+    if options["blur_faces"]:
+        from collector.export.privacy import require_opencv
+
+        require_opencv()
     for name in ("repo_id", "license", "robot_type"):
         if options[name] is not None and not isinstance(options[name], str):
             raise ExportError(f"lerobot: option {name}={options[name]!r} is not a string")
@@ -72,7 +81,7 @@ class LeRobotWriter(DatasetWriter):
     appends = True
     MANIFEST = "meta/provenance.json"
     OPTIONS = {"vcodec": "av1", "crf": 30, "gop": 2, "preset": 12, "invalid": "trim",
-               "repo_id": None, "license": "apache-2.0", "robot_type": None}
+               "repo_id": None, "license": "apache-2.0", "robot_type": None, "blur_faces": False}
 
     def __init__(self, root: Path, *, plan: FeaturePlan, fps: float, options: Mapping[str, Any] | None = None):
         super().__init__(root, plan=plan, fps=fps, options=options)
@@ -113,6 +122,11 @@ class LeRobotWriter(DatasetWriter):
             differ = missing[0] if missing else next(k for k in want if have.get(k) != want[k])
             raise ExportError(f"{where}: the dataset's features differ from rig {self.plan.rig!r}'s "
                               f"(first difference: {differ!r}); export into a new folder")
+        blurred = bool((info.get("privacy") or {}).get("face_blurring"))
+        if blurred != self.options["blur_faces"]:
+            raise ExportError(f"{where}: the dataset's faces are {'' if blurred else 'not '}blurred, this export "
+                              f"{'does not blur' if blurred else 'blurs'} them (--blur-faces); export into a new "
+                              "folder")
         codec = next((v.get("info", {}).get("video.codec") for v in info["features"].values()
                       if v.get("dtype") == "video"), self.options["vcodec"])
         if codec != self.options["vcodec"]:
@@ -188,6 +202,9 @@ class LeRobotWriter(DatasetWriter):
         row.update({"episode_id": part.episode_id, "success": part.success, "rig": part.rig, "site": part.site,
                     "robot": part.robot, "operator": part.operator, "source_frames": part.grid_frames,
                     "source_first_frame": part.first_frame})
+        if part.privacy is not None:
+            row.update({"privacy/frames_with_faces": part.privacy["frames_with_faces"],
+                        "privacy/faces_blurred": part.privacy["faces_blurred"]})
         self.episode_rows.append(row)
         self.provenance.add_episode(part, episode_index)
         self.parts_stats.append({k: v for k, v in stats.items() if k in self.video_keys or self._is_depth(k)})
@@ -367,7 +384,7 @@ class LeRobotWriter(DatasetWriter):
         previous = (self.state.info or {}).get("collector", {})
         sites = sorted({*previous.get("sites", []), *(r["site"] for r in self.episode_rows if r["site"])})
         rigs = sorted({*previous.get("rigs", []), *(r["rig"] for r in self.episode_rows if r["rig"])})
-        return {
+        info = {
             "codebase_version": layout.CODEBASE_VERSION,
             "robot_type": robot_type,
             "total_episodes": episodes,
@@ -386,3 +403,16 @@ class LeRobotWriter(DatasetWriter):
                           "crf": self.options["crf"], "gop": self.options["gop"],
                           "license": self.options["license"]},
         }
+        if self.options["blur_faces"]:
+            info["privacy"] = self._privacy((self.state.info or {}).get("privacy") or {})
+        return info
+
+    def _privacy(self, previous: Mapping[str, Any]) -> dict:
+        """The ``privacy`` entry: detector, settings and counts over the whole dataset."""
+        from collector.export.privacy import FaceBlurrer
+
+        counts = {name: int((previous.get("counts") or {}).get(name, 0))
+                  + sum(int(r.get(f"privacy/{name}", 0)) for r in self.episode_rows)
+                  for name in ("frames_with_faces", "faces_blurred")}
+        return {"face_blurring": True, **FaceBlurrer().describe(), "streams": list(self.video_keys),
+                "counts": counts}
