@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,8 +294,12 @@ class _Checker:
         return names
 
 
+_REPR = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=60, maxother=60, maxlong=60)
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    # bounded repr: a YAML alias bomb is small as text but huge when repr() expands it
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

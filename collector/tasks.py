@@ -12,6 +12,7 @@ One YAML per rig in ``datasets/tasks/<rig>.yaml``, validated on load like rig pr
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,12 @@ class TaskCatalogue:
         for task in self.tasks:
             if task.id == task_id:
                 return task
-        raise TaskCatalogueError(f"{self.source or self.rig}: no task {task_id!r} "
+        raise TaskCatalogueError(f"{self.source or self.rig}: no task {_show(task_id)} "
                                  f"(tasks: {', '.join(t.id for t in self.tasks)})")
+
+
+# bounded repr: a YAML alias bomb is small as text but huge when repr() expands it
+_show = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=60, maxother=60, maxlong=60).repr
 
 
 def _fail(source: str, key: str, message: str) -> TaskCatalogueError:
@@ -71,7 +76,7 @@ def _fail(source: str, key: str, message: str) -> TaskCatalogueError:
 
 def _text(source: str, value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip() or "\n" in value:
-        raise _fail(source, key, f"expected a one-line, non-empty string, got {value!r:.60}")
+        raise _fail(source, key, f"expected a one-line, non-empty string, got {_show(value)}")
     return value.strip()
 
 
@@ -86,10 +91,10 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
     except yaml.YAMLError as err:
         raise TaskCatalogueError(f"{source}: invalid YAML ({getattr(err, 'problem', None) or err})") from err
     if not isinstance(doc, dict):
-        raise _fail(source, "(top level)", f"expected a mapping, got {doc!r:.60}")
+        raise _fail(source, "(top level)", f"expected a mapping, got {_show(doc)}")
     for key in doc:
         if key not in ("rig", "tasks"):
-            raise _fail(source, str(key), "unknown key (allowed: rig, tasks)")
+            raise _fail(source, _show(key), "unknown key (allowed: rig, tasks)")
     rig = _text(source, doc.get("rig"), "rig")
     raw_tasks = doc.get("tasks")
     if not isinstance(raw_tasks, list) or not raw_tasks:
@@ -99,24 +104,24 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
     for i, item in enumerate(raw_tasks):
         key = f"tasks[{i}]"
         if not isinstance(item, dict):
-            raise _fail(source, key, f"expected a mapping, got {item!r:.60}")
+            raise _fail(source, key, f"expected a mapping, got {_show(item)}")
         for name in item:
             if name not in allowed:
-                raise _fail(source, f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise _fail(source, f"{key}.{_show(name)}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
         for name in ("id", "en", "zh"):
             if name not in item:
                 raise _fail(source, f"{key}.{name}", "missing required field")
         task_id = item["id"]
         if not isinstance(task_id, str) or not _ID_RE.match(task_id):
-            raise _fail(source, f"{key}.id", f"{task_id!r} is not a valid id (lower case, digits, _)")
+            raise _fail(source, f"{key}.id", f"{_show(task_id)} is not a valid id (lower case, digits, _)")
         if any(t.id == task_id for t in tasks):
-            raise _fail(source, f"{key}.id", f"duplicate task id {task_id!r}")
+            raise _fail(source, f"{key}.id", f"duplicate task id {_show(task_id)}")
         target = item.get("target_episodes", 0)
         if isinstance(target, bool) or not isinstance(target, int) or target < 0:
-            raise _fail(source, f"{key}.target_episodes", f"expected an integer >= 0, got {target!r}")
+            raise _fail(source, f"{key}.target_episodes", f"expected an integer >= 0, got {_show(target)}")
         limit = item.get("max_seconds", 0)
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 <= limit < 86400:
-            raise _fail(source, f"{key}.max_seconds", f"expected seconds in [0, 86400), got {limit!r}")
+            raise _fail(source, f"{key}.max_seconds", f"expected seconds in [0, 86400), got {_show(limit)}")
         tasks.append(TaskEntry(id=task_id, en=_text(source, item["en"], f"{key}.en"),
                                zh=_text(source, item["zh"], f"{key}.zh"), target_episodes=target,
                                max_seconds=float(limit)))
