@@ -70,6 +70,11 @@ class TaskCatalogue:
 _show = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=60, maxother=60, maxlong=60).repr
 
 
+def _key(name: Any) -> str:
+    """A key as it appears in messages: plain names as is, odd ones (newlines, non-str) as repr."""
+    return name if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_]+", name) else _show(name)
+
+
 def _fail(source: str, key: str, message: str) -> TaskCatalogueError:
     return TaskCatalogueError(f"{source}: {key}: {message}")
 
@@ -94,7 +99,7 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
         raise _fail(source, "(top level)", f"expected a mapping, got {_show(doc)}")
     for key in doc:
         if key not in ("rig", "tasks"):
-            raise _fail(source, _show(key), "unknown key (allowed: rig, tasks)")
+            raise _fail(source, _key(key), "unknown key (allowed: rig, tasks)")
     rig = _text(source, doc.get("rig"), "rig")
     raw_tasks = doc.get("tasks")
     if not isinstance(raw_tasks, list) or not raw_tasks:
@@ -107,7 +112,7 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
             raise _fail(source, key, f"expected a mapping, got {_show(item)}")
         for name in item:
             if name not in allowed:
-                raise _fail(source, f"{key}.{_show(name)}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise _fail(source, f"{key}.{_key(name)}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
         for name in ("id", "en", "zh"):
             if name not in item:
                 raise _fail(source, f"{key}.{name}", "missing required field")
