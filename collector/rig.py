@@ -294,7 +294,9 @@ class _Checker:
         return names
 
 
-_REPR = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=60, maxother=60, maxlong=60)
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12; set the limits one by one
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
 
 
 def _show(value: Any) -> str:

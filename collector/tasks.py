@@ -67,7 +67,10 @@ class TaskCatalogue:
 
 
 # bounded repr: a YAML alias bomb is small as text but huge when repr() expands it
-_show = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=60, maxother=60, maxlong=60).repr
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12; set the limits one by one
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+_show = _REPR.repr
 
 
 def _key(name: Any) -> str:
