@@ -93,7 +93,7 @@ def test_bad_episode_is_skipped_with_one_line(sources, longhua, tmp_path):
     assert any(str(broken) in line for line in errors)
     assert any(str(longhua.path) in line and "rig 'longhua_humanoid'" in line for line in errors)
     assert f"left out {discarded.name}: discarded by the operator" in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["episode_0.hdf5"]
+    assert sorted(p.name for p in out.iterdir()) == ["episode_0.hdf5", "provenance.json"]
 
     strict = cli("export", str(good), str(broken), "--format", "lerobot", "--out", str(tmp_path / "strict"),
                  "--strict")
