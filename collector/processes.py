@@ -51,7 +51,8 @@ class NodeProcess:
     executable) with the same ROS arguments; ``remappings`` are ``(from, to)``
     topic names. Output goes to ``log_path``; :meth:`stop` sends SIGINT (a
     normal ROS shutdown: the recorder closes its episode), then SIGTERM, then
-    SIGKILL.
+    SIGKILL. :meth:`interrupt` sends the SIGINT alone, to stop several nodes at
+    once; the :meth:`stop` that follows then does not send it a second time.
     """
 
     def __init__(self, name: str, module: str | None, params: dict, *, log_path: Path, env: dict | None = None,
@@ -66,6 +67,7 @@ class NodeProcess:
         for key, value in params.items():
             argv += ["-p", f"{key}:={ros_param(value)}"]
         self.argv = argv
+        self._interrupted = False
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -86,12 +88,21 @@ class NodeProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def interrupt(self) -> None:
+        """Send SIGINT once (a normal ROS shutdown), without waiting."""
+        if self.alive() and not self._interrupted:
+            self.process.send_signal(signal.SIGINT)
+            self._interrupted = True
+
     def stop(self, timeout_s: float = 15.0) -> int:
         """Stop the process; returns its exit code."""
         for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
             if not self.alive():
                 break
-            self.process.send_signal(sig)
+            if sig == signal.SIGINT:
+                self.interrupt()
+            else:
+                self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=wait_s)
             except subprocess.TimeoutExpired:

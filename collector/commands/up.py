@@ -158,8 +158,7 @@ def _run_plan(plan: LaunchPlan, commands, args, console) -> int:
             time.sleep(0.2)
     finally:
         for process in processes:  # SIGINT to all at once, as ros2 launch does
-            if process.alive():
-                process.process.send_signal(signal.SIGINT)
+            process.interrupt()
         for process in processes:
             exit_code = process.stop(timeout_s=15.0)
             if exit_code not in (0, -signal.SIGINT, 130) and process.name not in reported:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import sys
 import threading
 import time
@@ -365,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         if node is not None:
+            # Closing the episode must not be cut short: a second Ctrl-C (the terminal's
+            # and then `collector record`'s, or ros2 launch's SIGTERM after its timeout)
+            # would leave the bag without its summary. SIGKILL stays the last resort,
+            # and `collector recover` mends what it leaves.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
             node.shutdown()
             node.destroy_node()
         if rclpy.ok():

@@ -144,6 +144,27 @@ def test_kill9_mid_episode_then_recover_loses_at_most_a_second(nodes, client, tm
     assert list(episode.glob("*.orig")), "the original file is kept"
 
 
+def test_ctrl_c_again_while_closing_still_saves_the_episode(nodes, client, tmp_path):
+    """Ctrl-C reaches the recorder twice (the terminal's, then `collector record`'s):
+    the second must not cut the closing of the episode short."""
+    synthetic, recorder, _truth = start_pair(nodes, tmp_path)
+    wait_ready(client, recorder)
+    episode = Path(client.start())
+    time.sleep(3.0)
+    for _ in range(20):  # keeps coming while the episode is being closed
+        if recorder.process.poll() is not None:
+            break
+        os.kill(recorder.pid, signal.SIGINT)
+        time.sleep(0.01)
+    assert recorder.process.wait(timeout=30) == 0
+    synthetic.stop()
+    info = read_episode_info(episode)
+    assert (info.status, info.end_reason) == ("complete", "shutdown")
+    assert (episode / "metadata.yaml").exists()
+    recorded = read_back(episode)  # rosbags reads the closed bag, summary and all
+    assert sum(len(rows) for rows in recorded.values()) == sum(s.count for s in info.streams.values()) > 0
+
+
 def test_silent_stream_is_flagged_within_one_second(nodes, client, tmp_path):
     synthetic, recorder, truth_path = start_pair(nodes, tmp_path, faults="{imu: {silent_after_s: 4}}")
     wait_ready(client, recorder)
