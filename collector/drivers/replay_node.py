@@ -13,7 +13,10 @@ depth 10 where the bag has none; the history is deepened to half a second of the
 topic's rate), at the spacing of the log (receive) times; with ``clock``,
 ``/clock`` (rosgraph_msgs/msg/Clock, best effort, depth 1, as ``ros2 bag play
 --clock``) at ~100 Hz. With ``wait_for_subscribers_s``, playing starts once every
-played topic (and ``/clock``) has a subscriber, or when that time is up. Exits 0
+played topic (and ``/clock``) has a subscriber, or when that time is up, and then
+after :data:`DISCOVERY_SETTLE_S` more: discovery is two-way, and a writer sees a
+reader before the reader sees the writer; what is sent in between reaches the reader
+late, by reliable repair, after newer messages. Exits 0
 after the last message (never with ``loop``), 2 with one ``error: ...`` line for a
 bad parameter, a missing or unreadable episode, or a topic the episode does not hold.
 """
@@ -49,6 +52,7 @@ from collector.ros.recorder_node import message_class
 NODE_NAME = "replay"
 PUBLISHER_HISTORY_S = 0.5
 FLUSH_TIMEOUT_S = 5.0
+DISCOVERY_SETTLE_S = 0.5
 _DESCRIPTIONS = {
     "episode": "raw episode to play: a rosbag2 MCAP directory (or one .mcap file)",
     "rate": "speed factor (2.0: twice as fast)",
@@ -184,6 +188,9 @@ class Replay:
                         return
                     logger.warning(f"no subscriber after {config.wait_for_subscribers_s:g} s on "
                                    f"{', '.join(missing)}; playing anyway")
+                self.player.wait_until(lambda: False, DISCOVERY_SETTLE_S)  # see the module docstring
+                if self.player.stopped:
+                    return
             span = f", ~{self._played_s:.1f} s" if self._played_s is not None else ""
             logger.info(f"playing {config.episode}: {len(self.topics)} topics at rate {config.rate:g}"
                         f"{span}{', looping' if config.loop else ''}{', /clock' if config.clock else ''}")
