@@ -118,6 +118,12 @@ class Hdf5Writer(DatasetWriter):
         _check(plan, self.options)
         if self.root.exists() and not self.root.is_dir():
             raise ExportError(f"{self.root} exists and is not a folder, not overwriting")
+        if self.root.is_dir():
+            entries = [p.name for p in self.root.iterdir() if not p.name.startswith(".")]
+            if entries and not any(EPISODE_RE.match(name) for name in entries):
+                # someone else's folder: as the LeRobot writer, never mix a dataset into it
+                raise ExportError(f"{self.root} exists and is not an HDF5 dataset (no episode_<i>.hdf5), "
+                                  f"not overwriting")
         self.root.mkdir(parents=True, exist_ok=True)
         # all of a run's episodes appear at once (or none): a staged copy swapped in by close()
         self._txn = FolderTransaction(self.root)

@@ -117,6 +117,50 @@ def test_bad_arguments_are_one_line(sources, tmp_path, args, message):
     assert missing.returncode == 1 and "no such episode or folder" in missing.stderr
 
 
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("fmt", ["lerobot", "hdf5"])
+@pytest.mark.parametrize("target", ["a file", "someone's folder"])
+def test_export_target_that_is_not_a_dataset_is_left_alone(sources, tmp_path, fmt, target):
+    out = tmp_path / "target"
+    if target == "a file":
+        out.write_text("my notes\n")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("my notes\n")
+    before = digest(tmp_path)
+    line = one_line_error(cli("export", str(sorted(sources.iterdir())[0]), "--format", fmt, "--out", str(out)))
+    assert str(out) in line and "not overwriting" in line
+    lock = f".{out.name}.lock"  # an export's lock file (empty; kept, as flock files are)
+    assert {k: v for k, v in digest(tmp_path).items() if k != lock} == before
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:5000])
+
+
+@pytest.mark.parametrize("damage, words", [
+    (Path.unlink, "missing, the episodes table points at it"),
+    (truncate, "5000 bytes, the provenance manifest says"),
+])
+def test_append_to_a_dataset_with_a_damaged_video_is_refused(sources, tmp_path, damage, words):
+    """Appending would bury the damage, and a new episode's video could take a missing one's name."""
+    episodes = sorted(sources.iterdir())
+    out = tmp_path / "ds"
+    assert cli("export", str(episodes[0]), "--format", "lerobot", "--out", str(out)).returncode == 0
+    video = sorted(out.glob("videos/*/chunk-*/file-*.mp4"))[0]
+    damage(video)
+    before = digest(out)
+    line = one_line_error(cli("export", str(episodes[1]), "--format", "lerobot", "--out", str(out)))
+    assert str(video) in line and words in line and "collector validate" in line
+    assert digest(out) == before
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["lerobot", "hdf5"])
 def test_export_killed_at_random_moments_keeps_the_dataset(sources, tmp_path, fmt):

@@ -149,7 +149,56 @@ class DatasetState:
         if frames != info.get("total_frames"):
             raise ExportError(f"{root}: info.json says {info.get('total_frames')} frames, data/ holds {frames}; "
                               "run `collector validate` on it")
+        check_files_before_append(root, info)
         return cls(info=info, tasks=tasks, episodes=episodes, frames=frames)
+
+
+MANIFEST_PATH = "meta/provenance.json"
+
+
+def check_files_before_append(root: Path, info: dict) -> None:
+    """Every mp4 the episodes table points at is there, not empty, and (with our
+    provenance manifest) of the size it had when exported.
+
+    Appending to a damaged dataset would bury the damage under new episodes, or worse:
+    a new episode's video would take the name of a missing one. Sizes catch a
+    truncated or replaced file without reading it.
+
+    Raises:
+        ExportError: naming the first missing, empty or resized file.
+    """
+    features = info.get("features") if isinstance(info.get("features"), dict) else {}
+    keys = [key for key, spec in features.items() if isinstance(spec, dict) and spec.get("dtype") == "video"]
+    pattern = info.get("video_path") or VIDEO_PATH
+    columns = [f"videos/{key}/{part}" for key in keys for part in ("chunk_index", "file_index")]
+    names: set[str] = set()
+    for table in read_tables(root / "meta" / "episodes", columns=None) if keys else []:
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise ExportError(f"{root}: meta/episodes lacks {missing[0]}; run `collector validate` on it")
+        rows = table.select(columns).to_pylist()
+        names.update(pattern.format(video_key=key, chunk_index=row[f"videos/{key}/chunk_index"],
+                                    file_index=row[f"videos/{key}/file_index"]) for row in rows for key in keys)
+    sizes = _manifest_sizes(root)
+    for name in sorted(names):
+        path = root / name
+        if not path.is_file():
+            raise ExportError(f"{path}: missing, the episodes table points at it; not appending to a damaged "
+                              f"dataset (run `collector validate` on it)")
+        size = path.stat().st_size
+        if size == 0 or (name in sizes and sizes[name] != size):
+            expected = f", the provenance manifest says {sizes[name]}" if name in sizes else ""
+            raise ExportError(f"{path}: {size} bytes{expected}; not appending to a damaged dataset "
+                              f"(run `collector validate` on it)")
+
+
+def _manifest_sizes(root: Path) -> dict[str, int]:
+    """File sizes listed in the dataset's provenance manifest ({} without a readable one)."""
+    try:
+        data = json.loads((root / MANIFEST_PATH).read_text(encoding="utf-8"))
+        return {f["path"]: f["size"] for f in data["files"] if isinstance(f.get("size"), int)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
 
 
 def parquet_files(folder: Path) -> list[Path]:
