@@ -2,9 +2,10 @@
 
 Each verb lives in ``collector/commands/<verb>.py`` and provides ``add_parser``
 and ``run(args) -> int``; adding a verb is one module plus one line in
-:data:`COMMANDS`. Only :class:`~collector.errors.CollectorError` is caught here
-(printed as one ``error: ...`` line, exit code 1); anything else is a bug and
-keeps its traceback.
+:data:`COMMANDS`. :class:`~collector.errors.CollectorError` and :class:`OSError`
+(a path that is a file, a folder without write permission, a full disk: the
+machine's faults, not ours) are caught here and printed as one ``error: ...``
+line with exit code 1; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error(err: OSError) -> str:
+    """``path: reason`` for an OSError (both paths for a rename), one line."""
+    paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
+    reason = err.strerror or str(err)
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
@@ -50,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except CollectorError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: {os_error(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from collector.commands import positive
 from collector.export.errors import ExportError
 from collector.export.registry import available_formats
 
@@ -27,7 +28,7 @@ def add_parser(verbs, name: str):
     parser.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="episode folder or folder of episodes")
     parser.add_argument("--format", required=True, dest="fmt", help=f"dataset format ({', '.join(available_formats())})")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (created, or appended to)")
-    parser.add_argument("--fps", type=float, help="grid rate, frames/s (default: the rig's fps)")
+    parser.add_argument("--fps", type=positive, help="grid rate, frames/s (default: the rig's fps)")
     parser.add_argument("--workers", type=int, default=1, help="local processes for the per-episode work (default 1)")
     parser.add_argument("--ray", metavar="ADDRESS", help="run the per-episode work on this Ray cluster "
                         "('auto': the running one, 'local': start one here)")

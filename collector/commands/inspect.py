@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from collector.bag.inspect import format_summary, inspect_bag
+from collector.commands import positive
 from collector.episode import EPISODE_FILE, find_episodes, read_episode_info
 from collector.errors import CollectorError
 
@@ -24,7 +25,7 @@ def add_parser(verbs, name: str):
                         help="also align the episode's streams on one grid and report offsets, drift, jitter, "
                         "gaps and alignment error (exit code 2 when export would refuse it)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="with --sync: write a picture of the sync")
-    parser.add_argument("--fps", type=float, help="with --sync: grid rate (default: the rig's fps)")
+    parser.add_argument("--fps", type=positive, help="with --sync: grid rate (default: the rig's fps)")
     return parser
 
 

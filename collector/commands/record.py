@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from collector.commands import count, non_negative
 from collector.episode import read_episode_info
 from collector.errors import CollectorError
 from collector.pseudonym import check_operator_id
@@ -46,16 +47,16 @@ def add_parser(verbs, name: str):
                         "(datasets/tasks/<rig>.yaml); keys t / 1-9 switch tasks between takes")
     parser.add_argument("--language", choices=("en", "zh", "both"), default="en",
                         help="which instruction of a catalogue task the episodes get (default en)")
-    parser.add_argument("--countdown", type=float, default=3.0, help="seconds from the start key to recording "
+    parser.add_argument("--countdown", type=non_negative, default=3.0, help="seconds from the start key to recording "
                         "(default 3; 0: at once)")
-    parser.add_argument("--reset-seconds", type=float, default=0.0,
+    parser.add_argument("--reset-seconds", type=non_negative, default=0.0,
                         help="reset phase after each take, shown with a timer (default 0: none)")
     parser.add_argument("--operator", default="", help="pseudonymous operator id")
-    parser.add_argument("--episodes", type=int, default=0, help="stop after N kept episodes (0: until quit)")
-    parser.add_argument("--episode-seconds", type=float, default=0.0, help="end each episode after S seconds")
+    parser.add_argument("--episodes", type=count, default=0, help="stop after N kept episodes (0: until quit)")
+    parser.add_argument("--episode-seconds", type=non_negative, default=0.0, help="end each episode after S seconds")
     parser.add_argument("--headless", action="store_true", help="no keys, no table: record unattended")
-    parser.add_argument("--disk-reserve-mb", type=int, default=1024, help="free-disk reserve (default 1024)")
-    parser.add_argument("--wait-streams", type=float, default=30.0,
+    parser.add_argument("--disk-reserve-mb", type=count, default=1024, help="free-disk reserve (default 1024)")
+    parser.add_argument("--wait-streams", type=non_negative, default=30.0,
                         help="seconds to wait for every required stream before recording (default 30)")
     return parser
 

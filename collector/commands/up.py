@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from collector.commands import non_negative, positive
 from collector.errors import CollectorError
 from collector.launch_plan import SOURCES, LaunchPlan, NodeSpec, PlanOptions, plan_launch
 from collector.pseudonym import check_operator_id
@@ -37,7 +38,7 @@ def add_parser(verbs, name: str):
     parser.add_argument("--task", default="", help="initial task instruction")
     parser.add_argument("--operator", default="", help="pseudonymous operator id")
     parser.add_argument("--episode", default="", help="with --source replay: the raw episode to play")
-    parser.add_argument("--rate", type=float, default=1.0, help="with --source replay: speed factor")
+    parser.add_argument("--rate", type=positive, default=1.0, help="with --source replay: speed factor")
     parser.add_argument("--scene", default="", help="with --source sim: the station (see `collector sim list`)")
     parser.add_argument("--sim-task", default="", help="with --source sim: the task")
     parser.add_argument("--seed", type=int, default=0, help="with --source sim: the seed")
@@ -46,7 +47,7 @@ def add_parser(verbs, name: str):
                         help="do not start this driver (repeatable), e.g. a camera that is not plugged in")
     parser.add_argument("--autostart", action="store_true", help="start an episode as soon as the recorder is up")
     parser.add_argument("--log-dir", type=Path, help="node logs (default: <out>/logs/up_<time>)")
-    parser.add_argument("--duration", type=float, default=0.0, help="stop everything after S seconds (0: until Ctrl-C)")
+    parser.add_argument("--duration", type=non_negative, default=0.0, help="stop everything after S seconds (0: until Ctrl-C)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the commands, start nothing")
     return parser
 
@@ -149,7 +150,9 @@ def _run_plan(plan: LaunchPlan, commands, args, console) -> int:
                     finished = "the replay is done"
                     continue
                 console.print(f"[red]{process.name} exited with code {exit_code}[/red]\n{process.log_tail(5)}")
-                if process.name == "recorder":
+                # Without the recorder, or the replay it records, nothing is collected; code 2
+                # is a node refusing its parameters: a setup error, not worth running on with.
+                if process.name in ("recorder", "replay") or exit_code == 2:
                     code = 1
             if code or finished:
                 if finished:

@@ -20,6 +20,14 @@ from collector.errors import CollectorError
 from collector.ros.dds import apply_transport_defaults
 
 
+def shut_down(node: Node | None) -> bool:
+    """True once ROS has shut down (Ctrl-C, SIGTERM): an executor caught in between
+    raises RCLError ("the given context is not valid") instead of
+    ExternalShutdownException, and that is a normal stop too."""
+    context = node.context if node is not None else None
+    return not (context.ok() if context is not None else rclpy.ok())
+
+
 def run_loop_node(name: str, build: Callable[[Node], object], argv: list[str] | None = None) -> int:
     """Run a loop-thread node; returns 0 on a normal stop, 2 for bad parameters."""
     try:
@@ -43,6 +51,9 @@ def run_loop_node(name: str, build: Callable[[Node], object], argv: list[str] | 
             executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        if not shut_down(node):
+            raise
     finally:
         try:
             if loop is not None:

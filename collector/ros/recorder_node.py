@@ -44,6 +44,7 @@ from collector.pseudonym import check_operator_id
 from collector.recording import Recorder, RecorderConfig
 from collector.rig import load_rig
 from collector.ros.dds import apply_transport_defaults
+from collector.ros.node_main import shut_down
 from collector.ros.qos import to_rclpy
 
 STATUS_PERIOD_S = 1.0
@@ -364,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        if not shut_down(node):
+            raise
     finally:
         if node is not None:
             # Closing the episode must not be cut short: a second Ctrl-C (the terminal's
