@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from collector.commands import count, non_negative
-from collector.episode import read_episode_info
+from collector.episode import EPISODE_FILE, read_episode_info
 from collector.errors import CollectorError
 from collector.pseudonym import check_operator_id
 from collector.rig import load_rig
@@ -288,6 +288,7 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
             elif action.kind == "quit":
                 quitting = True
 
+    statuses = _StatusCache()
     perform(session.begin())
     with KeyReader() as keys, Live(status_table(None, kept=0, target=args.episodes), refresh_per_second=8,
                                    screen=False) as live:
@@ -313,7 +314,7 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
                     episodes.append(Path(ended))
                     _annotate(Path(ended), session.task)
                     session.ended_by_recorder(time.monotonic())
-            kept = sum(1 for p in episodes if read_episode_info(p).status == "complete")
+            kept = sum(1 for p in episodes if statuses.status(p) == "complete")
             if args.episodes and kept >= args.episodes and session.phase != "recording":
                 break
             key = keys.get(0.1)
@@ -325,6 +326,28 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
             live.update(status_table(client.status, kept=kept, target=args.episodes, message=session.message,
                                      session=session))
     return episodes
+
+
+class _StatusCache:
+    """Episode statuses for the live table, re-read only when an episode.json changed
+    (the loop ticks at 10 Hz; a day's session holds hundreds of episodes)."""
+
+    def __init__(self):
+        self._seen: dict[Path, tuple[int, str]] = {}
+
+    def status(self, path: Path) -> str:
+        try:
+            mtime = (path / EPISODE_FILE).stat().st_mtime_ns
+        except OSError:
+            return "missing"
+        cached = self._seen.get(path)
+        if cached is None or cached[0] != mtime:
+            try:
+                cached = (mtime, read_episode_info(path).status)
+            except CollectorError:
+                cached = (mtime, "unreadable")
+            self._seen[path] = cached
+        return cached[1]
 
 
 def _print_summary(episodes: list[Path], out: Path) -> None:
