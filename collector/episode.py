@@ -8,10 +8,13 @@ so a crash leaves a file that says the episode was interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
+import math
 import os
 import re
+import reprlib
 import socket
 import tempfile
 import time
@@ -31,6 +34,16 @@ STATUSES = ("recording", "complete", "discarded", "interrupted", "recovered")
 END_REASONS = ("", "operator", "duration", "disk_low", "backlog", "shutdown", "error", "recovered")
 
 
+# A stream's clock going back by more than this (and 10 nominal periods) is a reset,
+# not a late message (StreamStats.clock_resets).
+CLOCK_RESET_MIN_NS = 500_000_000
+
+
+def clock_reset_ns(rate_hz: float) -> int:
+    """How far back (ns) a stream's clock must step to count as reset: 0.5 s, at least 10 periods."""
+    return max(CLOCK_RESET_MIN_NS, round(10e9 / rate_hz))
+
+
 @dataclass(kw_only=True)
 class StreamStats:
     """What was written for one stream during an episode.
@@ -41,7 +54,13 @@ class StreamStats:
     transport jitter is not mistaken for missing data; ``missing`` estimates
     the messages absent in those holes and ``largest_gap_ns`` is the longest.
     ``drops`` counts messages lost in transport, exactly, from gaps in the DDS
-    publication sequence numbers.
+    publication sequence numbers of each publisher; ``publishers`` counts the
+    publishers (DDS writers) heard during the episode, so a driver that restarted
+    shows 2 and its new sequence numbers are not taken for losses (0 when the
+    messages came without publisher ids, e.g. written in process).
+    ``clock_resets`` counts steps back of the stream's own clock by more than
+    :func:`clock_reset_ns` (a simulation-time reset): gaps are judged on the new
+    clock from there, so a clock that went back does not hide later holes.
     """
 
     topic: str
@@ -56,7 +75,9 @@ class StreamStats:
     missing: int = 0
     drops: int = 0
     bytes: int = 0
-    last_time_ns: int | None = None  # newest time on the stream's own clock
+    publishers: int = 0
+    clock_resets: int = 0
+    last_time_ns: int | None = None  # newest time on the stream's own clock (since its last reset)
 
     @property
     def rate_hz(self) -> float:
@@ -70,15 +91,20 @@ class StreamStats:
         """Account one message received at ``receive_ns``, ``size`` bytes, stamped ``stamp_ns``.
 
         Gaps are judged on ``stamp_ns`` when given (and non-zero), else on
-        ``receive_ns``. A message older than the newest seen (a DDS repair,
-        a clock step back) widens nothing and is not taken for a gap.
+        ``receive_ns``. A message older than the newest seen (a late message, a
+        DDS repair) widens nothing and is not taken for a gap; one older by more
+        than :func:`clock_reset_ns` is the clock stepping back: counted in
+        ``clock_resets``, and gaps are judged from it on.
         """
         if self.first_receive_ns is None or receive_ns < self.first_receive_ns:
             self.first_receive_ns = receive_ns
         if self.last_receive_ns is None or receive_ns > self.last_receive_ns:
             self.last_receive_ns = receive_ns
         time_ns = stamp_ns if stamp_ns else receive_ns
-        if self.last_time_ns is not None and time_ns > self.last_time_ns:
+        if self.last_time_ns is not None and time_ns < self.last_time_ns - clock_reset_ns(self.nominal_rate_hz):
+            self.clock_resets += 1
+            self.last_time_ns = time_ns
+        elif self.last_time_ns is not None and time_ns > self.last_time_ns:
             gap = time_ns - self.last_time_ns
             if gap > self.largest_gap_ns:
                 self.largest_gap_ns = gap
@@ -142,18 +168,76 @@ class EpisodeInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = EPISODE_FILE) -> EpisodeInfo:
-        """Build from parsed JSON; raises EpisodeError naming ``source`` on bad content."""
+        """Build from parsed JSON; raises EpisodeError naming ``source`` on bad content.
+
+        Every value must have its field's type (``int`` within int64, ``float`` finite,
+        ``nominal_rate_hz`` > 0), so nothing downstream meets a string where a time
+        belongs; unknown and missing keys are refused.
+        """
+        fields = _json_fields(cls, data, source, ignore=("schema_version", "duration_s"))
+        streams = {}
+        for name, raw in (fields.pop("streams", None) or {}).items():
+            where = f"{source}: streams[{name!r}]"
+            stats = _json_fields(StreamStats, raw, where, ignore=("rate_hz",))
+            rate = stats["nominal_rate_hz"]
+            if not rate >= MIN_RATE_HZ:  # StreamStats divides by it: 1e9 / 1e-320 is inf
+                raise EpisodeError(f"{where}.nominal_rate_hz: expected a rate >= {MIN_RATE_HZ:g} Hz, got {_show(rate)}")
+            streams[name] = StreamStats(**stats)
         try:
-            fields = {k: v for k, v in data.items() if k not in ("schema_version", "duration_s")}
-            streams = {}
-            for name, raw in (fields.pop("streams", None) or {}).items():
-                raw = {k: v for k, v in raw.items() if k != "rate_hz"}
-                streams[name] = StreamStats(**raw)
             return cls(streams=streams, **fields)
-        except (TypeError, AttributeError) as err:
-            raise EpisodeError(f"{source}: not a valid episode.json ({err})") from err
         except EpisodeError as err:  # bad status/end_reason: say which file holds it
             raise EpisodeError(f"{source}: {err}") from err
+
+
+MIN_RATE_HZ = 1e-6  # lowest nominal_rate_hz episode.json may give (one message in 11.6 days)
+
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12; set the limits one by one
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+_show = _REPR.repr
+
+# What JSON values each field annotation of EpisodeInfo / StreamStats accepts (``a | b``:
+# either); a field whose annotation is not listed here is not checked.
+_INT64 = range(-(2**63), 2**63)
+_JSON_TYPES = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v in _INT64,
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    "bool": lambda v: isinstance(v, bool),
+    "None": lambda v: v is None,
+    "dict[str, str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+    "dict[str, Any]": lambda v: isinstance(v, dict),
+    "dict[str, StreamStats]": lambda v: isinstance(v, dict),
+    "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def _json_fields(cls, data: Any, where: str, *, ignore: tuple[str, ...]) -> dict[str, Any]:
+    """The keyword arguments of dataclass ``cls`` in JSON object ``data``, type-checked.
+
+    Raises:
+        EpisodeError: ``data`` is not an object, or has an unknown key, a missing required
+            one or a value of the wrong type; the message names ``where`` and the key.
+    """
+    if not isinstance(data, dict):
+        raise EpisodeError(f"{where}: expected a JSON object, got {_show(data)}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        if key in ignore:
+            continue
+        spec = known.get(key)
+        if spec is None:
+            raise EpisodeError(f"{where}: unknown key {_show(key)}")
+        checks = [_JSON_TYPES.get(part.strip()) for part in str(spec.type).split("|")]
+        if None not in checks and not any(check(value) for check in checks):
+            raise EpisodeError(f"{where}.{key}: expected {spec.type}, got {_show(value)}")
+        values[key] = value
+    for name, spec in known.items():
+        required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+        if required and name not in values:
+            raise EpisodeError(f"{where}: missing key {name!r}")
+    return values
 
 
 def gaps_on_stamp(stream: Stream) -> bool:
@@ -262,8 +346,10 @@ def read_episode_info(episode_dir: Path) -> EpisodeInfo:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise EpisodeError(f"{path}: no episode.json (not a collector episode?)") from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise EpisodeError(f"{path}: cannot read episode.json ({err})") from err
+    except (OSError, ValueError) as err:  # UnicodeDecodeError, JSONDecodeError, a 5000-digit integer
+        raise EpisodeError(f"{path}: cannot read episode.json ({' '.join(str(err).split())})") from err
+    except RecursionError as err:
+        raise EpisodeError(f"{path}: cannot read episode.json (nested too deeply)") from err
     if not isinstance(data, dict):
         raise EpisodeError(f"{path}: expected a JSON object")
     return EpisodeInfo.from_dict(data, source=str(path))

@@ -218,8 +218,9 @@ class Recorder:
                publisher: bytes = b"", sequence: int | None = None) -> None:
         """Hot path: queue one received message for the current episode (no-op when idle).
 
-        ``publisher`` and ``sequence`` (the DDS publication sequence number)
-        let the writer count messages lost in transport exactly.
+        ``publisher`` (the DDS writer's gid) and ``sequence`` (its publication
+        sequence number) let the writer count messages lost in transport
+        exactly, per publisher, and the publishers of each stream.
         """
         episode = self._episode
         if episode is None or episode.overflowed:
@@ -329,9 +330,14 @@ class Recorder:
             episode.written_bytes += len(data)
             stats[index].add(receive_ns, len(data), header_stamp_ns(data) if stamped[index] else None)
             if sequence is not None:
+                # Sequence numbers count per publisher: a restarted driver is a new
+                # publisher starting again at 1, not messages lost.
                 key = (index, publisher)
                 previous = sequences.get(key)
-                if previous is not None and sequence > previous + 1:
+                if previous is None:
+                    if publisher:
+                        stats[index].publishers += 1
+                elif sequence > previous + 1:
                     drops[index] += sequence - previous - 1
                 sequences[key] = sequence
 

@@ -160,6 +160,21 @@ BAD_FILES = [
     pytest.param(lambda: json.dumps({**_valid_dict(), "mood": "happy"}), "mood", id="unknown-field"),
     pytest.param(lambda: json.dumps({k: v for k, v in _valid_dict().items() if k != "rig"}), "rig", id="missing-field"),
     pytest.param(lambda: json.dumps({**_valid_dict(), "streams": ["imu"]}), "", id="streams-not-object"),
+    # found by tests/fuzz: wrong types used to be accepted (and crash the readers later) or
+    # to raise a TypeError whose message repeated an odd key with its newline
+    pytest.param(lambda: json.dumps({**_valid_dict(), "start_ns": "soon"}), "start_ns", id="time-not-int"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "start_ns": float("nan")}), "start_ns", id="time-nan"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "stop_ns": 10**30}), "stop_ns", id="time-beyond-int64"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "success": "yes"}), "success", id="success-not-bool"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "notes": "one"}), "notes", id="notes-not-list"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "a\nb": 1}), "'a\\nb'", id="key-with-newline"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "streams": {"imu": {**_valid_dict()["streams"]["imu"],
+                                                                        "nominal_rate_hz": 0}}}),
+                 "nominal_rate_hz", id="rate-zero"),
+    pytest.param(lambda: json.dumps({**_valid_dict(), "streams": {"imu": {"topic": "/imu"}}}), "type",
+                 id="stream-missing-field"),
+    pytest.param(lambda: '{"start_ns": ' + "9" * 5000 + "}", "4300", id="integer-too-long"),
+    pytest.param(lambda: "[" * 100_000, "nested too deeply", id="nested-too-deeply"),
 ]
 
 
@@ -170,6 +185,7 @@ def test_bad_episode_json_names_path(tmp_path, make_text, fragment):
         read_episode_info(tmp_path)
     assert str(path) in str(excinfo.value)
     assert fragment in str(excinfo.value)
+    assert str(excinfo.value).splitlines() == [str(excinfo.value)]
 
 
 def test_missing_episode_json_names_path(tmp_path):

@@ -46,6 +46,7 @@ from collector.drivers.synthetic import (
     make_source,
     parse_faults,
 )
+from collector.drivers.synthetic.faults import BAD_VALUES, image_step_offset
 from collector.episode import EpisodeInfo, StreamStats, gaps_on_stamp, new_episode_dir, open_episode, write_episode_info
 from collector.rig import ROLES, Rig, Stream
 
@@ -140,7 +141,8 @@ class SyntheticEpisode:
         info: the final ``episode.json`` contents.
         truth: one dict per scheduled message, published or dropped, in schedule order:
             ``stream``, ``seq``, ``true_time_ns``, ``stamp_ns``, ``published``,
-            ``publish_ns`` and ``receive_ns`` (None when dropped); int ns.
+            ``publish_ns`` and ``receive_ns`` (None when dropped); int ns; and ``corrupt``
+            (``nan``, ``inf``, ``bad_step``) for a message a fault corrupted.
         truth_path: ``<path>/truth.jsonl`` when written, else None.
     """
 
@@ -153,10 +155,20 @@ class SyntheticEpisode:
 # --------------------------------------------------------------------------- messages by role
 
 
+def _spoilt(values: np.ndarray, event: Event) -> np.ndarray:
+    """``values`` with the first one replaced as the event's corruption says (a copy), else as is."""
+    if event.corrupt not in BAD_VALUES:
+        return values
+    values = np.array(values, dtype=np.float64, copy=True)
+    values.flat[0] = BAD_VALUES[event.corrupt]
+    return values
+
+
 def _joint_message(stream: Stream, source, event: Event) -> bytes:
     sample = source.sample(event.true_ns, event.seq)
     return encode_joint_state(stamp_ns=event.stamp_ns, frame_id=stream.frame_id, names=stream.joints,
-                              position=sample.position, velocity=sample.velocity, effort=sample.effort)
+                              position=_spoilt(sample.position, event), velocity=sample.velocity,
+                              effort=sample.effort)
 
 
 _IMU_COVARIANCES = {f"{name}_covariance": np.diag([value] * 3).reshape(-1) for name, value in IMU_COVARIANCE.items()}
@@ -164,21 +176,32 @@ _IMU_COVARIANCES = {f"{name}_covariance": np.diag([value] * 3).reshape(-1) for n
 
 def _imu_message(stream: Stream, source, event: Event) -> bytes:
     sample = source.sample(event.true_ns, event.seq)
-    return encode_imu(stamp_ns=event.stamp_ns, frame_id=stream.frame_id, orientation=sample.orientation,
+    return encode_imu(stamp_ns=event.stamp_ns, frame_id=stream.frame_id,
+                      orientation=_spoilt(sample.orientation, event),
                       angular_velocity=sample.angular_velocity, linear_acceleration=sample.linear_acceleration,
                       **_IMU_COVARIANCES)
 
 
 def _wrench_message(stream: Stream, source, event: Event) -> bytes:
     sample = source.sample(event.true_ns, event.seq)
-    return encode_wrench(stamp_ns=event.stamp_ns, frame_id=stream.frame_id, force=sample.force,
+    return encode_wrench(stamp_ns=event.stamp_ns, frame_id=stream.frame_id, force=_spoilt(sample.force, event),
                          torque=sample.torque)
 
 
 def _image_message(stream: Stream, source, event: Event) -> bytes:
     pixels = source.render(event.true_ns, event.seq)
-    return encode_image(stamp_ns=event.stamp_ns, frame_id=stream.frame_id, height=pixels.shape[0],
+    if event.corrupt in BAD_VALUES:  # tactile: float32 taxels
+        pixels = np.array(pixels, copy=True)
+        pixels.flat[0] = BAD_VALUES[event.corrupt]
+    data = encode_image(stamp_ns=event.stamp_ns, frame_id=stream.frame_id, height=pixels.shape[0],
                         width=pixels.shape[1], encoding=stream.encoding, data=pixels)
+    if event.corrupt == "bad_step":  # one byte more per row than the data holds
+        data = bytearray(data)
+        at = image_step_offset(stream.frame_id, stream.encoding)
+        step = int.from_bytes(data[at:at + 4], "little")
+        data[at:at + 4] = (step + 1).to_bytes(4, "little")
+        data = bytes(data)
+    return data
 
 
 MESSAGES: dict[str, Callable[[Stream, Any, Event], bytes]] = {
@@ -320,7 +343,9 @@ def write_synthetic_episode(
     rate_scale = {"camera": float(camera_rate_scale), "depth": float(camera_rate_scale)}
     schedule = Schedule(selected, start_ns=start_ns, faults=fault_map, seed=seed, rate_scale=rate_scale)
     trajectory = TrajectoryModel(rig.robot, seed)
-    sources = [make_source(s, trajectory, seed=seed, lead_ns=lead_ns) for s in selected]
+    # a misconfigured camera publishes its own encoding and size (faults.encoding, width, height)
+    shown = [fault_map.get(s.name, StreamFaults()).published(s) for s in selected]
+    sources = [make_source(s, trajectory, seed=seed, lead_ns=lead_ns) for s in shown]
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -330,7 +355,7 @@ def write_synthetic_episode(
         channels, info = open_episode(writer, rig, selected, task=task, operator=operator, start_ns=start_ns)
         outlets = [
             _Outlet(s, source, latency.sampler(s, seed), channel, info.streams[s.name])
-            for s, source, channel in zip(selected, sources, channels)
+            for s, source, channel in zip(shown, sources, channels)
         ]
         info.notes.append("synthetic episode written in process (collector.drivers.synthetic_episode)")
         info.extra["synthetic"] = {
@@ -388,9 +413,12 @@ def _write_messages(writer: BagWriter, schedule: Schedule, outlets: list[_Outlet
             outlet.last_receive_ns = receive_ns
             data = outlet.message(outlet.stream, outlet.source, event)
             heapq.heappush(pending, (receive_ns, index, event.seq, publish_ns, event.stamp_ns, data))
-        truth.append({"stream": event.stream.name, "seq": event.seq, "true_time_ns": event.true_ns,
-                      "stamp_ns": event.stamp_ns, "published": event.published,
-                      "publish_ns": publish_ns, "receive_ns": receive_ns})
+        record = {"stream": event.stream.name, "seq": event.seq, "true_time_ns": event.true_ns,
+                  "stamp_ns": event.stamp_ns, "published": event.published,
+                  "publish_ns": publish_ns, "receive_ns": receive_ns}
+        if event.corrupt:
+            record["corrupt"] = event.corrupt
+        truth.append(record)
     while pending:
         deliver(heapq.heappop(pending))
     return truth

@@ -45,6 +45,7 @@ from collector.drivers.synthetic import (
     TruthWriter,
     make_source,
 )
+from collector.drivers.synthetic.faults import BAD_VALUES, image_step_offset
 from collector.rig import Stream, load_rig
 from collector.ros.qos import to_rclpy
 
@@ -176,6 +177,8 @@ class JointOutlet(Outlet):
         sample = self.source.sample(event.true_ns, event.seq)
         for name, view in self.template.views.items():
             view[:] = getattr(sample, name)
+        if event.corrupt in BAD_VALUES:
+            self.template.views["position"][0] = BAD_VALUES[event.corrupt]
 
 
 class ImuOutlet(Outlet):
@@ -205,6 +208,8 @@ class ImuOutlet(Outlet):
         views["orientation"][:] = sample.orientation
         views["angular_velocity"][:] = sample.angular_velocity
         views["linear_acceleration"][:] = sample.linear_acceleration
+        if event.corrupt in BAD_VALUES:
+            views["orientation"][0] = BAD_VALUES[event.corrupt]
 
 
 class WrenchOutlet(Outlet):
@@ -225,26 +230,48 @@ class WrenchOutlet(Outlet):
         sample = self.source.sample(event.true_ns, event.seq)
         self.template.views["force"][:] = sample.force
         self.template.views["torque"][:] = sample.torque
+        if event.corrupt in BAD_VALUES:
+            self.template.views["force"][0] = BAD_VALUES[event.corrupt]
 
 
 class ImageOutlet(Outlet):
-    """Image (camera, depth, tactile): the source renders straight into the template."""
+    """Image (camera, depth, tactile): the source renders straight into the template.
+
+    A ``bad_step`` message goes out with ``step`` one byte too long (restored after).
+    """
 
     msg_type = Image
 
     def build(self) -> CdrTemplate:
         first = self.source.render(0, 0)
         height = first.shape[0]
+        self.step = first.nbytes // height
         msg = Image(height=height, width=first.shape[1], encoding=self.stream.encoding, is_bigendian=0,
-                    step=first.nbytes // height, data=first.tobytes())
+                    step=self.step, data=first.tobytes())
         msg.header.frame_id = self.stream.frame_id
         template = CdrTemplate(msg)
         dtype = first.dtype.newbyteorder("<")
         self.pixels = template.find(first.astype(dtype).reshape(-1)).reshape(first.shape)
+        self.step_at = image_step_offset(self.stream.frame_id, self.stream.encoding)
+        if struct.unpack_from("<I", template.buffer, self.step_at)[0] != self.step:
+            raise RuntimeError(f"{self.stream.name}: cannot locate the step field in the CDR template")
         return template
 
     def fill(self, event: Event) -> None:
         self.source.render(event.true_ns, event.seq, out=self.pixels)
+        if event.corrupt in BAD_VALUES:
+            self.pixels.flat[0] = BAD_VALUES[event.corrupt]
+
+    def publish(self, event: Event) -> None:
+        if event.corrupt != "bad_step":
+            super().publish(event)
+            return
+        self.fill(event)
+        struct.pack_into("<I", self.template.buffer, self.step_at, self.step + 1)
+        try:
+            self.publisher.publish(self.template.payload(event.stamp_ns))
+        finally:
+            struct.pack_into("<I", self.template.buffer, self.step_at, self.step)
 
 
 OUTLETS: dict[str, type[Outlet]] = {
@@ -277,6 +304,17 @@ def _describe_faults(faults: StreamFaults) -> str:
         parts.append(f"drops {faults.drop_rate:.2%}")
     if faults.silent_after_s is not None:
         parts.append(f"silent after {faults.silent_after_s:g} s")
+    if faults.jump_after_s is not None:
+        parts.append(f"clock jumps {faults.jump_ns / 1e6:+g} ms after {faults.jump_after_s:g} s")
+    if faults.late_rate:
+        parts.append(f"{faults.late_rate:.2%} late by {faults.late_ns / 1e6:g} ms")
+    for name in ("nan_rate", "inf_rate", "bad_step_rate"):
+        if getattr(faults, name):
+            parts.append(f"{name.removesuffix('_rate').replace('_', ' ')} {getattr(faults, name):.2%}")
+    if faults.encoding:
+        parts.append(f"published as {faults.encoding}")
+    if faults.width or faults.height:
+        parts.append(f"published at {faults.width or 'rig'}x{faults.height or 'rig'} px")
     return f" [{', '.join(parts)}]" if parts else ""
 
 
@@ -294,11 +332,11 @@ class SyntheticRobot:
         self.faults = config.load_faults([s.name for s in self.rig.streams])
         trajectory = TrajectoryModel(self.rig.robot, config.seed)
         scale = config.rate_scale
-        self.outlets = {
-            s.name: OUTLETS[s.role](node, s, make_source(s, trajectory, seed=config.seed, lead_ns=config.lead_ns),
-                                    s.rate_hz * scale.get(s.role, 1.0))
-            for s in self.rig.streams
-        }
+        self.outlets = {}
+        for s in self.rig.streams:
+            shown = self.faults.get(s.name, StreamFaults()).published(s)  # a misconfigured camera: its own size
+            source = make_source(shown, trajectory, seed=config.seed, lead_ns=config.lead_ns)
+            self.outlets[s.name] = OUTLETS[s.role](node, shown, source, s.rate_hz * scale.get(s.role, 1.0))
         self.truth = TruthWriter(config.truth_out) if config.truth_out else None
         self.schedule: Schedule | None = None
         self._stop = threading.Event()

@@ -1,9 +1,10 @@
 """``synchronize``: an episode (or in-memory timelines) onto one fixed-fps grid.
 
-Steps: timelines (header stamp and receive time per message) -> stale latched
-messages dropped, clocks fitted, capture times estimated -> the span where
-every required stream has data -> grid ``t0 + round(k * 1e9 / fps)`` -> each
-stream aligned by its policy -> the rig's limits checked: refuse, or with
+Steps: timelines (header stamp and receive time per message) -> messages with
+bad content and stale latched messages set aside, clocks fitted, capture times
+estimated -> the span where every required stream has data -> grid
+``t0 + round(k * 1e9 / fps)`` -> each stream aligned by its policy -> the rig's
+limits checked (gaps, skew, bad content, invalid frames): refuse, or with
 ``keep=True`` mark the offending frames invalid and record the violation.
 """
 
@@ -17,10 +18,11 @@ import numpy as np
 
 from collector.rig import Rig, SyncLimits
 from collector.sync.config import NS_PER_MS, StreamSyncConfig, stream_config
+from collector.sync.content import bad_mask, value_problems
 from collector.sync.errors import SyncError, SyncViolation, SyncWarning
 from collector.sync.estimate import StreamEstimate, estimate_stream, find_stale
 from collector.sync.grid import common_span, frame_times
-from collector.sync.limits import check_gaps, check_invalid, check_skew
+from collector.sync.limits import check_content, check_gaps, check_invalid, check_skew
 from collector.sync.policies import POLICIES, Alignment
 from collector.sync.result import StreamAlignment, StreamSummary, SyncResult
 from collector.sync.timeline import StreamTimeline
@@ -58,13 +60,25 @@ def _seconds(time_ns: int, origin_ns: int) -> float:
     return (time_ns - origin_ns) / 1e9
 
 
-def _span(configs, estimates, origin_ns: int) -> tuple[int, int]:
+def _problems(timeline: StreamTimeline) -> dict[int, str]:
+    """What is wrong inside the stream's messages: the timeline's (images) and non-finite values."""
+    found = value_problems(timeline.role, timeline.values, timeline.names)
+    return {**found, **timeline.problems} if timeline.problems else found
+
+
+def _span(configs, estimates, problems, origin_ns: int) -> tuple[int, int]:
     """Where every required stream (every stream, if none is required) has usable data."""
     wanted = [name for name, c in configs.items() if c.required] or list(configs)
     spans = {}
     for name in wanted:
-        times = estimates[name].times_ns[estimates[name].used]
+        estimate = estimates[name]
+        times = estimate.times_ns[estimate.used]
         if len(times) == 0:
+            if problems[name]:
+                first = min(problems[name])
+                raise SyncError(name, _seconds(int(estimate.times_ns[first]), origin_ns),
+                                f"required stream has no usable messages: {len(problems[name])} of "
+                                f"{len(estimate.times_ns)} have bad content, message {first}: {problems[name][first]}")
             raise SyncError(name, None, "required stream has no usable messages")
         spans[name] = (int(times.min()), int(times.max()))
     start, end, starts_last, ends_first = common_span(spans)
@@ -108,11 +122,13 @@ def _summary(timeline: StreamTimeline, config: StreamSyncConfig, estimate: Strea
         error_p99_ns=float(np.percentile(errors, 99)) if len(errors) else 0.0,
         error_max_ns=float(errors.max()) if len(errors) else 0.0,
         bracket_gap_max_ns=int(alignment.bracket_gap_ns[valid].max()) if valid.any() else 0,
+        bad_messages=int(estimate.bad.sum()) if estimate.bad is not None else 0, reordered=estimate.reordered,
     )
 
 
 def _align_stream(timeline: StreamTimeline, config: StreamSyncConfig, estimate: StreamEstimate, grid: np.ndarray,
-                  limits: SyncLimits, origin_ns: int) -> tuple[StreamAlignment, list[SyncViolation]]:
+                  limits: SyncLimits, origin_ns: int,
+                  problems: dict[int, str]) -> tuple[StreamAlignment, list[SyncViolation]]:
     """One stream onto the grid by its policy, with the frames that break the rig's limits marked."""
     name = config.name
     policy = POLICIES[config.policy]
@@ -121,11 +137,14 @@ def _align_stream(timeline: StreamTimeline, config: StreamSyncConfig, estimate: 
     alignment = policy.align(times, grid, config.limit_ns)
     valid = alignment.valid.copy()
     found: list[SyncViolation] = []
+    bad = estimate.bad if estimate.bad is not None else np.zeros(len(timeline), dtype=bool)
     for found_here, marked in (check_gaps(name, times, grid, limits, origin_ns),
-                               check_skew(name, estimate.fit, grid, limits, origin_ns)):
+                               check_skew(name, estimate.fit, grid, limits, origin_ns),
+                               check_content(name, estimate.times_ns, estimate.used, bad, problems, policy,
+                                             config.limit_ns, grid, origin_ns)):
         found += found_here
         valid &= ~marked
-    found += check_invalid(name, valid, grid, limits, config.limit_ns, config.policy, origin_ns)
+    found += check_invalid(name, valid, grid, limits, config.limit_ns, config.policy, origin_ns, alignment.valid)
     final = replace(alignment, valid=valid)
     values = {key: v[positions] for key, v in timeline.values.items()}
     i0, i1 = _to_messages(alignment, positions, timeline.message_index)
@@ -167,7 +186,7 @@ def _edge_gaps(configs, estimates, origin_ns: int, last_ns: int, limits) -> list
     return found
 
 
-def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, keep: bool = False,
+def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, keep: bool | None = None,
                 streams: Iterable[str] | None = None) -> SyncResult:
     """Put every stream of an episode onto one grid of ``fps`` frames per second.
 
@@ -179,6 +198,7 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
         fps: grid rate (frames/s, > 0); default ``rig.fps``.
         keep: instead of refusing an episode that breaks the rig's limits, mark
             the offending frames invalid and list the violations in the result.
+            None: as the rig's ``sync.on_violation`` says (``mark``: keep).
         streams: only these stream names (default: all the rig's / all given).
 
     Returns:
@@ -187,9 +207,11 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
     Raises:
         SyncError: a required stream has no usable message, the required streams
             never overlap, or (without ``keep``) a required stream has a gap over
-            ``sync.max_gap_ms``, a clock offset over ``sync.max_skew_ms`` or more
-            than ``sync.max_invalid_fraction`` invalid frames. The message names
-            the stream, the time (s from the episode start) and the reason.
+            ``sync.max_gap_ms``, a clock offset over ``sync.max_skew_ms``, messages
+            with bad content (NaN/inf values, an image whose encoding or size is not
+            the rig's or whose data is not ``step * height`` bytes) or more than
+            ``sync.max_invalid_fraction`` invalid frames. The message names the
+            stream, the time (s from the episode start) and the reason.
         BagError, RigError, EpisodeError: the episode or its rig cannot be read.
         ValueError: in-memory timelines without a rig, a role mismatch, or a bad fps.
     """
@@ -201,15 +223,19 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
         raise ValueError("synchronize: no streams")
     configs = _configs(timelines, rig)
     limits = rig.sync
+    if keep is None:
+        keep = limits.on_violation == "mark"
     warnings: list[SyncWarning] = []
     stale = find_stale(timelines, round(limits.stale_ms * NS_PER_MS))
+    problems = {name: _problems(timelines[name]) for name in configs}
     estimates: dict[str, StreamEstimate] = {}
     for name, config in configs.items():
-        estimates[name], notes = estimate_stream(timelines[name], config, limits, stale[name])
+        estimates[name], notes = estimate_stream(timelines[name], config, limits, stale[name],
+                                                 bad_mask(len(timelines[name]), problems[name]))
         warnings += notes
     firsts = [int(e.times_ns[e.used].min()) for e in estimates.values() if e.used.any()]
     origin_ns = min(firsts) if firsts else 0
-    start, end = _span(configs, estimates, origin_ns)
+    start, end = _span(configs, estimates, problems, origin_ns)
     grid = frame_times(start, end, fps)
     last_ns = max(int(e.times_ns[e.used].max()) for e in estimates.values() if e.used.any())
     if start - origin_ns > TRIM_WARNING_NS or last_ns - end > TRIM_WARNING_NS:
@@ -221,7 +247,8 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
     violations: list[SyncViolation] = _edge_gaps(configs, estimates, origin_ns, last_ns, limits)
     aligned: dict[str, StreamAlignment] = {}
     for name, config in configs.items():
-        aligned[name], found = _align_stream(timelines[name], config, estimates[name], grid, limits, origin_ns)
+        aligned[name], found = _align_stream(timelines[name], config, estimates[name], grid, limits, origin_ns,
+                                             problems[name])
         if config.required:
             violations += found
         else:

@@ -32,7 +32,9 @@ class SyncWarning:
     Attributes:
         stream: the stream concerned.
         code: machine-readable kind (``zero_stamp``, ``stale_latched``,
-            ``clock_jump``, ``irregular``, ``few_messages``, ``kept``).
+            ``clock_jump``, ``irregular``, ``few_messages``, ``reordered``,
+            ``trimmed``, ``limit_<kind>`` for a stream that is not required,
+            ``kept``).
         message: one human-readable line.
         time_ns: when (reference clock, ns), or None.
     """
@@ -55,7 +57,7 @@ class SyncViolation:
     """
 
     stream: str
-    kind: str  # "gap", "skew" or "invalid"
+    kind: str  # "gap", "skew", "content" (bad data inside messages) or "invalid"
     reason: str
     time_ns: int | None
     frames: int = 0

@@ -1,8 +1,10 @@
 """Per stream: which messages to use, which clock to trust, and each message's capture time.
 
-Three steps, each leaving a :class:`~collector.sync.errors.SyncWarning` when it
-changes something:
+Each step leaves a :class:`~collector.sync.errors.SyncWarning` when it changes
+something:
 
+* messages with bad content (:mod:`collector.sync.content`) are not used; the
+  frames they leave are judged by :func:`~collector.sync.limits.check_content`;
 * stale latched messages (transient_local state published long before the
   episode) are dropped: leading messages timed more than ``sync.stale_ms``
   before the first message of every other stream and followed by a hole longer
@@ -10,7 +12,9 @@ changes something:
 * a header-clock stream whose stamps are mostly 0 falls back to its receive
   times; single zero stamps are timed by their receive time;
 * the clock fit (:func:`~collector.sync.clock.fit_clock`) maps the rest onto the
-  reference clock.
+  reference clock; messages that arrived after a newer one (header stamps out of
+  receive order: a late message, two publishers) are timed by their stamps, so
+  they take their place in capture order, and are counted (``reordered``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class StreamEstimate:
     used: np.ndarray
     stale: int
     zero_stamps: int
+    bad: np.ndarray | None = None  # messages with bad content (not used)
+    reordered: int = 0
 
 
 def _rough_times(timeline: StreamTimeline) -> np.ndarray:
@@ -78,12 +84,26 @@ def find_stale(timelines: Mapping[str, StreamTimeline], stale_ns: int) -> dict[s
     return stale
 
 
+def count_reordered(stamp_ns: np.ndarray, used: np.ndarray, jumps=()) -> int:
+    """Used, stamped messages whose stamp is older than the previous one's (receive order),
+    not counting the first message after a clock jump."""
+    index = np.flatnonzero(used & (stamp_ns != 0))
+    if len(index) < 2:
+        return 0
+    steps_back = index[1:][np.diff(stamp_ns[index]) < 0]
+    return int(len(np.setdiff1d(steps_back, np.asarray([j.index for j in jumps], dtype=np.int64))))
+
+
 def estimate_stream(timeline: StreamTimeline, config: StreamSyncConfig, limits: SyncLimits,
-                    stale: np.ndarray) -> tuple[StreamEstimate, list[SyncWarning]]:
-    """Fit ``timeline``'s clock and time its messages; returns the estimate and its warnings."""
+                    stale: np.ndarray, bad: np.ndarray | None = None) -> tuple[StreamEstimate, list[SyncWarning]]:
+    """Fit ``timeline``'s clock and time its messages; returns the estimate and its warnings.
+
+    ``stale`` and ``bad`` (content) mark messages not to use.
+    """
     warnings: list[SyncWarning] = []
     name = config.name
-    used = ~stale
+    bad = np.zeros(len(timeline), dtype=bool) if bad is None else np.asarray(bad, dtype=bool)
+    used = ~stale & ~bad
     if stale.any():
         first = int(np.flatnonzero(stale)[0])
         warnings.append(SyncWarning(stream=name, code="stale_latched", time_ns=int(timeline.receive_ns[first]),
@@ -119,5 +139,11 @@ def estimate_stream(timeline: StreamTimeline, config: StreamSyncConfig, limits: 
     else:
         fit = ClockFit(stream=name, clock="receive", latency_ns=config.latency_ns,
                        fallback=config.clock == "header")
+    reordered = count_reordered(timeline.stamp_ns, used, fit.jumps) if fit.clock == "header" else 0
+    if reordered:
+        warnings.append(SyncWarning(stream=name, code="reordered",
+                                    message=f"{name}: {reordered} message(s) arrived after a newer one (header "
+                                            "stamps out of receive order); placed by their stamps"))
     times = fit.source_times(timeline.receive_ns, timeline.stamp_ns)
-    return StreamEstimate(fit=fit, times_ns=times, used=used, stale=int(stale.sum()), zero_stamps=zeros), warnings
+    return StreamEstimate(fit=fit, times_ns=times, used=used, stale=int(stale.sum()), zero_stamps=zeros,
+                          bad=bad, reordered=reordered), warnings

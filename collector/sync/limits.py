@@ -1,4 +1,4 @@
-"""The rig's limits (``sync:`` block): gaps, clock skew and invalid frames of required streams.
+"""The rig's limits (``sync:`` block): gaps, clock skew, bad content and invalid frames of required streams.
 
 Each check returns :class:`~collector.sync.errors.SyncViolation` records and the
 frames it marks invalid; :func:`~collector.sync.align.synchronize` refuses the
@@ -13,6 +13,7 @@ from collector.rig import SyncLimits
 from collector.sync.clock import ClockFit
 from collector.sync.config import NS_PER_MS
 from collector.sync.errors import SyncViolation
+from collector.sync.policies import Policy
 
 
 def _at(time_ns: int, origin_ns: int) -> str:
@@ -62,22 +63,62 @@ def check_skew(name: str, fit: ClockFit, grid_ns: np.ndarray, limits: SyncLimits
         return [], marked
     first = int(np.flatnonzero(marked)[0])
     worst = float(offsets[np.argmax(np.abs(offsets))])
+    segment = int(which[first])
+    cause = ""
+    if segment > 0 and segment - 1 < len(fit.jumps):  # the offset is that of a segment after a jump
+        jump = fit.jumps[segment - 1]
+        cause = f", after the clock jumped by {jump.step_ns / 1e6:+.3f} ms at {_at(jump.time_ns, origin_ns)}"
     return [SyncViolation(
         stream=name, kind="skew", time_ns=int(grid_ns[first]), frames=int(marked.sum()),
         reason=f"clock offset {worst / 1e6:+.3f} ms to the receive clock exceeds "
-               f"sync.max_skew_ms={limits.max_skew_ms:g} (from {_at(int(grid_ns[first]), origin_ns)})")], marked
+               f"sync.max_skew_ms={limits.max_skew_ms:g} (from {_at(int(grid_ns[first]), origin_ns)}{cause})")], marked
 
 
 def check_invalid(name: str, valid: np.ndarray, grid_ns: np.ndarray, limits: SyncLimits, limit_ns: int,
-                  policy: str, origin_ns: int) -> list[SyncViolation]:
-    """Too large a share of frames without a valid sample."""
+                  policy: str, origin_ns: int, policy_valid: np.ndarray | None = None) -> list[SyncViolation]:
+    """Too large a share of frames without a valid sample.
+
+    ``policy_valid`` (the policy's own verdict, before the other checks marked frames)
+    lets the reason say how many frames those checks marked.
+    """
     frames = len(valid)
     invalid = frames - int(valid.sum())
     if frames == 0 or invalid <= limits.max_invalid_fraction * frames:
         return []
     first = int(np.flatnonzero(~valid)[0])
+    marked = int((policy_valid & ~valid).sum()) if policy_valid is not None else 0
+    why = f", {marked} of them marked for a gap, clock skew or bad content" if marked else ""
     return [SyncViolation(
         stream=name, kind="invalid", time_ns=int(grid_ns[first]), frames=invalid,
         reason=f"{invalid} of {frames} frames ({100 * invalid / frames:.1f}%) have no sample within the "
-               f"{policy} limit of {limit_ns / 1e6:g} ms (first at {_at(int(grid_ns[first]), origin_ns)}); "
+               f"{policy} limit of {limit_ns / 1e6:g} ms (first at {_at(int(grid_ns[first]), origin_ns)}{why}); "
                f"sync.max_invalid_fraction={limits.max_invalid_fraction:g}")]
+
+
+def check_content(name: str, times_ns: np.ndarray, used: np.ndarray, bad: np.ndarray, problems: dict[int, str],
+                  policy: Policy, limit_ns: int, grid_ns: np.ndarray,
+                  origin_ns: int) -> tuple[list[SyncViolation], np.ndarray]:
+    """Messages with bad content (``bad``; ``problems`` says why): the frames that would have used one.
+
+    ``times_ns`` are every message's estimated times; the stream is aligned once more
+    with the bad messages in place, and a frame whose sample (or either interpolated
+    sample) would be a bad message is marked. One violation names the first bad
+    message, what is wrong with it and how many there are.
+    """
+    marked = np.zeros(len(grid_ns), dtype=bool)
+    if not bad.any():
+        return [], marked
+    candidates = np.flatnonzero(used | bad)
+    if len(grid_ns):
+        alignment = policy.align(times_ns[candidates], grid_ns, limit_ns)
+        is_bad = bad[candidates]
+        for index, needed in ((alignment.i0, alignment.weight < 1), (alignment.i1, alignment.weight > 0)):
+            ok = index >= 0
+            marked[ok] |= is_bad[index[ok]] & needed[ok]
+    positions = np.flatnonzero(bad)
+    first = int(positions[np.argmin(times_ns[positions])])
+    count = len(positions)
+    total = int((used | bad).sum())
+    return [SyncViolation(
+        stream=name, kind="content", time_ns=int(times_ns[first]), frames=int(marked.sum()),
+        reason=f"message {first}: {problems.get(first, 'bad content')} ({count} of {total} messages unusable)")], marked

@@ -36,6 +36,8 @@ class StreamSummary:
         error_median_ns, error_p99_ns, error_max_ns: |alignment error| over valid
             frames (0 for valid interpolated frames, see ``bracket_gap_max_ns``).
         bracket_gap_max_ns: widest bracket interpolated across (linear/slerp).
+        bad_messages: messages left out for bad content (NaN/inf, a wrong image).
+        reordered: messages that arrived after a newer one (placed by their stamps).
     """
 
     messages: int
@@ -56,6 +58,8 @@ class StreamSummary:
     error_p99_ns: float
     error_max_ns: float
     bracket_gap_max_ns: int
+    bad_messages: int = 0
+    reordered: int = 0
 
     @property
     def invalid_frames(self) -> int:
@@ -73,6 +77,7 @@ class StreamSummary:
             "error_p99_ms": round(self.error_p99_ns / NS_PER_MS, 6),
             "error_max_ms": round(self.error_max_ns / NS_PER_MS, 6),
             "bracket_gap_max_ms": round(self.bracket_gap_max_ns / NS_PER_MS, 6),
+            "bad_messages": self.bad_messages, "reordered": self.reordered,
         }
 
 
@@ -96,7 +101,7 @@ class StreamAlignment:
 
     Per message (length N of the timeline):
         message_time_ns: estimated capture time on the reference clock.
-        message_used: False for messages dropped (stale latched state).
+        message_used: False for messages not used (stale latched state, bad content).
     """
 
     name: str

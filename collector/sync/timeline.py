@@ -18,11 +18,16 @@ camera, depth                              none: images are never decoded here
 ``message_index`` numbers the stream's messages in bag order (``BagReader.messages``
 with ``ordered=True``, counting only this topic), so exports can fetch a frame by
 index; together with ``receive_ns`` it identifies the message.
+
+``problems`` holds, per message position, what makes an image message unusable
+(undecodable, or an encoding or size other than the rig's; see
+:mod:`collector.sync.content`); numeric values are judged by sync itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -30,6 +35,7 @@ import numpy as np
 
 from collector.errors import CollectorError
 from collector.rig import Rig, Stream
+from collector.sync.content import IMAGE_HEADER_ROLES, image_problem
 from collector.sync.errors import SyncError
 
 DECODE_BATCH = 4096
@@ -48,6 +54,7 @@ class StreamTimeline:
             (default ``0..N-1``).
         values: decoded per-message arrays (first axis N), see the module doc.
         names: joint names of the value columns (joint roles), else ().
+        problems: message position -> what is wrong with its content (images).
 
     Raises:
         ValueError: on construction, when lengths differ or receive times decrease.
@@ -60,6 +67,7 @@ class StreamTimeline:
     message_index: np.ndarray | None = None
     values: Mapping[str, np.ndarray] = field(default_factory=dict)
     names: tuple[str, ...] = ()
+    problems: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         receive = np.ascontiguousarray(self.receive_ns, dtype=np.int64)
@@ -82,8 +90,12 @@ class StreamTimeline:
         object.__setattr__(self, "receive_ns", receive)
         object.__setattr__(self, "stamp_ns", stamp)
         object.__setattr__(self, "message_index", index)
+        problems = {int(k): str(v) for k, v in self.problems.items()}
+        if any(not 0 <= k < n for k in problems):
+            raise ValueError(f"{self.name}: problems name messages outside 0..{n - 1}")
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "names", tuple(self.names))
+        object.__setattr__(self, "problems", problems)
 
     def __len__(self) -> int:
         return len(self.receive_ns)
@@ -117,13 +129,25 @@ def _wrenches(messages: list) -> Decoded:
     return wrenches.stamp_ns, {"force": wrenches.force, "torque": wrenches.torque}, ()
 
 
-def _tactile(messages: list) -> Decoded:
-    from collector.cdr import decode_image
+def _tactile(messages: list, shape: tuple[int, int] | None = None) -> Decoded:
+    """Pressure grids; a message that does not decode to ``shape`` (default: the first's)
+    gets NaN (its problem is recorded by the timeline builder)."""
+    from collector.cdr import decode_image, header_stamps
 
-    images = [decode_image(m, index=i) for i, m in enumerate(messages)]
-    stamps = np.array([image.stamp_ns for image in images], dtype=np.int64)
-    grids = np.stack([np.asarray(image.data, dtype=np.float32) for image in images]) if images else np.empty((0,))
-    return stamps, {"pressure": grids}, ()
+    grids, stamps = [], header_stamps(messages) if messages else np.zeros(0, np.int64)
+    for i, message in enumerate(messages):
+        try:
+            grid = np.asarray(decode_image(message, index=i).data, dtype=np.float32)
+        except CollectorError:
+            grid = None
+        if shape is None and grid is not None:
+            shape = grid.shape
+        grids.append(grid)
+    if not messages:
+        return stamps, {"pressure": np.empty((0,))}, ()
+    blank = np.full(shape or (0, 0), np.nan, dtype=np.float32)
+    return stamps, {"pressure": np.stack([g if g is not None and g.shape == blank.shape else blank
+                                          for g in grids])}, ()
 
 
 def _stamps_only(messages: list) -> Decoded:
@@ -151,13 +175,21 @@ class _Builder:
     def __init__(self, stream: Stream):
         self.stream = stream
         self.decode = ROLE_DECODERS.get(stream.role)
+        if stream.role == "tactile" and self.decode is _tactile and stream.width and stream.height:
+            self.decode = partial(_tactile, shape=(stream.height, stream.width))
+        self.check_images = stream.role in IMAGE_HEADER_ROLES
         self.receive: list[int] = []
         self.pending: list[bytes] = []
         self.stamps: list[np.ndarray] = []
         self.values: dict[str, list[np.ndarray]] = {}
         self.names: tuple[str, ...] | None = None
+        self.problems: dict[int, str] = {}  # by position in file order
 
     def add(self, receive_ns: int, data: bytes) -> None:
+        if self.check_images:
+            problem = image_problem(data, self.stream, len(self.receive))
+            if problem is not None:
+                self.problems[len(self.receive)] = problem
         self.receive.append(receive_ns)
         # a copy: a slice of a zero-copy view would keep the whole chunk (images!) alive
         self.pending.append(data if self.decode else bytes(data[:_HEAD_BYTES]))
@@ -187,13 +219,17 @@ class _Builder:
         receive = np.array(self.receive, dtype=np.int64)
         stamps = np.concatenate(self.stamps) if self.stamps else np.zeros(0, np.int64)
         values = {key: np.concatenate(parts) for key, parts in self.values.items()}
+        problems = self.problems
         if len(receive) > 1 and np.any(np.diff(receive) < 0):
             # read in file order; a stable sort by log time is exactly the bag's ordered=True order
             order = np.argsort(receive, kind="stable")
             receive, stamps = receive[order], stamps[order]
             values = {key: value[order] for key, value in values.items()}
+            position = np.empty(len(order), dtype=np.int64)
+            position[order] = np.arange(len(order))
+            problems = {int(position[k]): v for k, v in problems.items()}
         return StreamTimeline(name=self.stream.name, role=self.stream.role, receive_ns=receive, stamp_ns=stamps,
-                              values=values, names=self.names or ())
+                              values=values, names=self.names or (), problems=problems)
 
 
 def read_timelines(episode: str | Path, rig: Rig, *, streams: Iterable[str] | None = None) -> dict[str, StreamTimeline]:
@@ -229,11 +265,17 @@ def episode_rig(episode: str | Path) -> Rig:
     """
     from collector.bag.reader import open_bag
     from collector.episode import read_episode_info
+    from collector.errors import RigError
     from collector.rig import load_rig, parse_rig
 
     path = Path(episode)
     with open_bag(path) as bag:
         for attachment in bag.attachments():
             if attachment.name == "rig_profile.yaml":
-                return parse_rig(attachment.data.decode("utf-8"), source=f"{path}:rig_profile.yaml")
+                source = f"{path}:rig_profile.yaml"
+                try:
+                    text = attachment.data.decode("utf-8")
+                except UnicodeDecodeError as err:  # MCAP readers do not check attachment CRCs
+                    raise RigError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+                return parse_rig(text, source=source)
     return load_rig(read_episode_info(path).rig)

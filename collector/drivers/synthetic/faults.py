@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 import yaml
 
 from collector.drivers.synthetic.base import NS_PER_MS, SyntheticError, _number
+from collector.rig import Stream
+
+# The value a corrupted numeric message carries in its first field (Event.corrupt).
+BAD_VALUES = {"nan": math.nan, "inf": math.inf}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +28,20 @@ class StreamFaults:
         drop_rate: probability in [0, 1] that a message is never published.
         silent_after_s: the stream publishes nothing from this many seconds after
             the start (s, >= 0); None: never goes silent.
+        jump_after_s, jump_ns: the header clock steps by ``jump_ns`` (ns, any sign;
+            negative: back, as a simulation-time reset) for every capture from
+            ``jump_after_s`` seconds after the start on (None: no jump).
+        late_rate, late_ns: probability in [0, 1] that a message is published
+            ``late_ns`` (ns, >= 0) after it is due, its stamp unchanged, so it arrives
+            after newer messages of its stream.
+        nan_rate, inf_rate: numeric roles (joints, IMU, wrench, tactile): probability
+            in [0, 1] that a message carries NaN (or +inf) as its first value (the
+            first joint's position, orientation x, force x, the first taxel).
+        encoding, width, height: image roles: the camera really publishes this
+            encoding / size instead of the rig's ("" and 0: the rig's), as a
+            misconfigured driver does.
+        bad_step_rate: image roles: probability in [0, 1] that a message's ``step``
+            is one byte more than its rows, so its data is not ``step * height`` bytes.
 
     Raises:
         SyntheticError: on construction, naming the field and the bad value.
@@ -34,25 +53,64 @@ class StreamFaults:
     latency_ns: int = 0
     drop_rate: float = 0.0
     silent_after_s: float | None = None
+    jump_after_s: float | None = None
+    jump_ns: int = 0
+    late_rate: float = 0.0
+    late_ns: int = 0
+    nan_rate: float = 0.0
+    inf_rate: float = 0.0
+    encoding: str = ""
+    width: int = 0
+    height: int = 0
+    bad_step_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("offset_ns", "jitter_ns", "latency_ns"):
+        for name in ("offset_ns", "jitter_ns", "latency_ns", "jump_ns", "late_ns", "width", "height"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise SyntheticError(f"StreamFaults.{name}={value!r} is not an int (ns)")
-        for name in ("jitter_ns", "latency_ns"):
+                unit = "px" if name in ("width", "height") else "ns"
+                raise SyntheticError(f"StreamFaults.{name}={value!r} is not an int ({unit})")
+        for name in ("jitter_ns", "latency_ns", "late_ns", "width", "height"):
             if getattr(self, name) < 0:
                 raise SyntheticError(f"StreamFaults.{name}={getattr(self, name)!r} is negative")
         _number(self.drift_ppm, "StreamFaults.drift_ppm")
-        if not 0.0 <= _number(self.drop_rate, "StreamFaults.drop_rate") <= 1.0:
-            raise SyntheticError(f"StreamFaults.drop_rate={self.drop_rate!r} is not in [0, 1]")
-        if self.silent_after_s is not None and _number(self.silent_after_s, "StreamFaults.silent_after_s") < 0:
-            raise SyntheticError(f"StreamFaults.silent_after_s={self.silent_after_s!r} is negative")
+        for name in ("drop_rate", "late_rate", "nan_rate", "inf_rate", "bad_step_rate"):
+            if not 0.0 <= _number(getattr(self, name), f"StreamFaults.{name}") <= 1.0:
+                raise SyntheticError(f"StreamFaults.{name}={getattr(self, name)!r} is not in [0, 1]")
+        for name in ("silent_after_s", "jump_after_s"):
+            value = getattr(self, name)
+            if value is not None and _number(value, f"StreamFaults.{name}") < 0:
+                raise SyntheticError(f"StreamFaults.{name}={value!r} is negative")
+        if not isinstance(self.encoding, str):
+            raise SyntheticError(f"StreamFaults.encoding={self.encoding!r} is not a string")
+
+    @property
+    def corrupts(self) -> bool:
+        """True when some messages are corrupted (NaN, inf, a bad step)."""
+        return bool(self.nan_rate or self.inf_rate or self.bad_step_rate)
+
+    def corruption(self, uniform: float) -> str:
+        """What a message with the uniform draw ``uniform`` carries: "", "nan", "inf" or "bad_step"."""
+        for kind, rate in (("nan", self.nan_rate), ("inf", self.inf_rate), ("bad_step", self.bad_step_rate)):
+            if uniform < rate:
+                return kind
+            uniform -= rate
+        return ""
+
+    def published(self, stream: Stream) -> Stream:
+        """``stream`` as the faulty driver publishes it: its encoding and size replaced."""
+        if not (self.encoding or self.width or self.height):
+            return stream
+        return replace(stream, encoding=self.encoding or stream.encoding, width=self.width or stream.width,
+                       height=self.height or stream.height)
 
     def stamp_ns(self, true_ns: int, start_ns: int, noise: float = 0.0) -> int:
         """The header stamp (ns) for capture time ``true_ns``; ``noise`` is a standard normal draw."""
         drift = round((true_ns - start_ns) * self.drift_ppm * 1e-6)
-        return true_ns + self.offset_ns + drift + round(self.jitter_ns * noise)
+        stamp = true_ns + self.offset_ns + drift + round(self.jitter_ns * noise)
+        if self.jump_after_s is not None and true_ns - start_ns >= round(self.jump_after_s * 1e9):
+            stamp += self.jump_ns
+        return stamp
 
 
 # Keys of a fault specification: edge unit -> (field, factor to the field's unit).
@@ -63,6 +121,16 @@ _FAULT_KEYS = {
     "latency_ms": ("latency_ns", NS_PER_MS),
     "drop_rate": ("drop_rate", None),
     "silent_after_s": ("silent_after_s", None),
+    "jump_after_s": ("jump_after_s", None),
+    "jump_ms": ("jump_ns", NS_PER_MS),
+    "late_rate": ("late_rate", None),
+    "late_ms": ("late_ns", NS_PER_MS),
+    "nan_rate": ("nan_rate", None),
+    "inf_rate": ("inf_rate", None),
+    "encoding": ("encoding", str),
+    "width": ("width", int),
+    "height": ("height", int),
+    "bad_step_rate": ("bad_step_rate", None),
 }
 ALL_STREAMS = "*"
 
@@ -75,7 +143,9 @@ def parse_faults(
     ``spec`` is YAML/JSON text or a mapping like
     ``{head_rgb: {offset_ms: 35, drift_ppm: 200, jitter_ms: 3, drop_rate: 0.01}}``;
     keys per stream: ``offset_ms``, ``drift_ppm``, ``jitter_ms``, ``latency_ms``,
-    ``drop_rate``, ``silent_after_s``. The stream name ``"*"`` gives defaults for every
+    ``drop_rate``, ``silent_after_s``, ``jump_after_s`` + ``jump_ms``, ``late_rate`` +
+    ``late_ms``, ``nan_rate``, ``inf_rate``, and for images ``encoding``, ``width``,
+    ``height``, ``bad_step_rate`` (see :class:`StreamFaults`). The stream name ``"*"`` gives defaults for every
     stream (needs ``stream_names``); a named stream's keys override them. Empty text
     or None means no faults.
 
@@ -120,6 +190,29 @@ def _fault_fields(raw: Any, name: str) -> dict[str, Any]:
         if key not in _FAULT_KEYS:
             raise SyntheticError(f"faults.{name}.{key}: unknown key (allowed: {', '.join(_FAULT_KEYS)})")
         field, factor = _FAULT_KEYS[key]
+        if factor is str:
+            if not isinstance(value, str):
+                raise SyntheticError(f"faults.{name}.{key}: expected a string, got {value!r}")
+            fields[field] = value
+            continue
         value = _number(value, f"faults.{name}.{key}")
-        fields[field] = round(value * factor) if factor else value
+        if factor is int and value != int(value):
+            raise SyntheticError(f"faults.{name}.{key}: expected an integer, got {value!r}")
+        fields[field] = int(value) if factor is int else (round(value * factor) if factor else value)
     return fields
+
+
+def image_step_offset(frame_id: str, encoding: str) -> int:
+    """Byte offset of ``step`` in a serialised ``sensor_msgs/msg/Image`` (little-endian CDR).
+
+    After the 4-byte encapsulation: stamp (8), frame_id (4 + bytes + NUL), height and
+    width (4 each, aligned to 4), encoding (4 + bytes + NUL), is_bigendian (1), then
+    ``step`` aligned to 4 (alignment counts from the end of the encapsulation).
+    """
+    def align4(pos: int) -> int:
+        return pos + (-(pos - 4) % 4)
+
+    pos = 4 + 8 + 4 + len(frame_id.encode("utf-8")) + 1
+    pos = align4(pos) + 8
+    pos += 4 + len(encoding.encode("utf-8")) + 1 + 1
+    return align4(pos)

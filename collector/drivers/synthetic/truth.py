@@ -14,7 +14,8 @@ from collector.errors import CollectorError
 class TruthWriter:
     """Ground truth as JSON lines, one per message (published or dropped).
 
-    Each line: ``{"stream", "seq", "true_time_ns", "stamp_ns", "published"}``.
+    Each line: ``{"stream", "seq", "true_time_ns", "stamp_ns", "published"}``, and
+    ``"corrupt"`` (``nan``, ``inf``, ``bad_step``) for a message a fault corrupted.
     Written to ``<path>.partial`` and renamed to ``path`` on :meth:`close`.
 
     Raises:
@@ -32,9 +33,10 @@ class TruthWriter:
             raise CollectorError(f"{self.path}: cannot write ground truth ({err.strerror or err})") from err
 
     def write(self, event: Event) -> None:
+        corrupt = f', "corrupt": "{event.corrupt}"' if event.corrupt else ""
         self._file.write(
             f'{{"stream": "{event.stream.name}", "seq": {event.seq}, "true_time_ns": {event.true_ns}, '
-            f'"stamp_ns": {event.stamp_ns}, "published": {"true" if event.published else "false"}}}\n'
+            f'"stamp_ns": {event.stamp_ns}, "published": {"true" if event.published else "false"}{corrupt}}}\n'
         )
 
     def close(self) -> None:
