@@ -76,8 +76,9 @@ QOS_PRESETS = {
     "latched": QosProfile(reliability="reliable", durability="transient_local", history="keep_last", depth=1),
 }
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_TOPIC_RE = re.compile(r"^/[A-Za-z0-9_/]*[A-Za-z0-9_]$")
+# used with fullmatch: "$" after match() would also accept a trailing newline
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+_TOPIC_RE = re.compile(r"/[A-Za-z0-9_/]*[A-Za-z0-9_]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +154,9 @@ class Stream:
         return round(1e9 / self.rate_hz)
 
 
+ON_VIOLATION = ("refuse", "mark")
+
+
 @dataclass(frozen=True, kw_only=True)
 class SyncLimits:
     """The rig's ``sync:`` block: when sync refuses an episode, and how it reads clocks.
@@ -171,6 +175,10 @@ class SyncLimits:
         regularize: periodic sensors: estimate capture times from the fitted
             period (stamp jitter treated as timestamping noise) when the sequence
             of captures can be recovered unambiguously.
+        on_violation: what sync and export do with an episode that breaks a limit
+            (a gap, skew, too many invalid frames, bad data inside messages):
+            ``"refuse"`` it, or ``"mark"`` the offending frames invalid
+            (``time.valid`` false) and keep it.
     """
 
     max_gap_ms: float = 200.0
@@ -179,6 +187,7 @@ class SyncLimits:
     jump_ms: float = 50.0
     stale_ms: float = 1000.0
     regularize: bool = True
+    on_violation: str = "refuse"
 
     def __post_init__(self) -> None:
         for name in ("max_gap_ms", "max_skew_ms", "jump_ms", "stale_ms"):
@@ -188,6 +197,8 @@ class SyncLimits:
         fraction = self.max_invalid_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
             raise RigError(f"sync.max_invalid_fraction: expected a number in [0, 1], got {_show(fraction)}")
+        if self.on_violation not in ON_VIOLATION:
+            raise RigError(f"sync.on_violation: expected one of {', '.join(ON_VIOLATION)}, got {_show(self.on_violation)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,7 +259,7 @@ class _Checker:
         for name in value:
             if name not in allowed:
                 # repr() for odd keys (newlines, non-strings) keeps the message on one line
-                label = name if isinstance(name, str) and _NAME_RE.match(name) else _show(name)
+                label = name if isinstance(name, str) and _NAME_RE.fullmatch(name) else _show(name)
                 raise self.fail(_join(key, label), f"unknown key (allowed: {', '.join(sorted(allowed))})")
         for name in sorted(required):
             if name not in value:
@@ -260,7 +271,7 @@ class _Checker:
             raise self.fail(key, f"expected a non-empty string, got {_show(value)}")
         if choices is not None and value not in choices:
             raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(key, f"{value!r} is not a valid name")
         return value
 
@@ -303,6 +314,11 @@ def _show(value: Any) -> str:
     # bounded repr: a YAML alias bomb is small as text but huge when repr() expands it
     text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(text: Any) -> str:
+    """``text`` with its line breaks (PyYAML's messages have several lines) as single spaces."""
+    return " ".join(str(text).split())
 
 
 def _join(prefix: str, key: str) -> str:
@@ -380,7 +396,7 @@ def _parse_stream(check: _Checker, value: Any, index: int, robot: Robot) -> Stre
     if msgtype not in ROLE_TYPES[role]:
         raise check.fail(f"{key}.type", f"{msgtype!r} cannot carry role {role!r} (use {', '.join(ROLE_TYPES[role])})")
     topic = check.string(raw["topic"], f"{key}.topic")
-    if not _TOPIC_RE.match(topic) or "//" in topic:
+    if not _TOPIC_RE.fullmatch(topic) or "//" in topic:
         raise check.fail(f"{key}.topic", f"{topic!r} is not an absolute ROS topic name")
     extra: dict[str, Any] = {}
     if role in IMAGE_ROLES:
@@ -439,7 +455,11 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
-        raise RigError(f"{source}: {where}: invalid YAML ({getattr(err, 'problem', None) or err})") from err
+        raise RigError(f"{source}: {where}: invalid YAML ({_one_line(getattr(err, 'problem', None) or err)})") from err
+    except RecursionError as err:  # nesting deeper than the parser's recursion limit
+        raise RigError(f"{source}: YAML nested too deeply") from err
+    except ValueError as err:  # an integer of more digits than int() converts (4300)
+        raise RigError(f"{source}: invalid YAML ({" ".join(str(err).split())})") from err
     raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams", "sync", "drivers"},
                         {"rig", "site", "robot", "fps", "streams"})
     robot = _parse_robot(check, raw["robot"])
@@ -470,9 +490,9 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
     )
 
 
-_PACKAGE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_EXECUTABLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_PACKAGE_RE = re.compile(r"[a-z][a-z0-9_]*")
+_EXECUTABLE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 
 
 def _parameter_value(check: _Checker, value: Any, key: str) -> Any:
@@ -514,7 +534,7 @@ def _parse_drivers(check: _Checker, value: Any, streams: tuple[Stream, ...]) -> 
             raise check.fail(f"{key}.parameters", f"expected a mapping, got {_show(params)}")
         parameters = {}
         for param, param_value in params.items():
-            if not isinstance(param, str) or not _PARAM_NAME_RE.match(param):
+            if not isinstance(param, str) or not _PARAM_NAME_RE.fullmatch(param):
                 raise check.fail(f"{key}.parameters", f"{_show(param)} is not a valid parameter name")
             parameters[param] = _parameter_value(check, param_value, f"{key}.parameters.{param}")
         remap = raw.get("remap") or {}
@@ -540,6 +560,8 @@ def _parse_sync(check: _Checker, value: Any) -> SyncLimits:
         fields["max_invalid_fraction"] = fraction
     if "regularize" in raw:
         fields["regularize"] = check.boolean(raw["regularize"], "sync.regularize")
+    if "on_violation" in raw:
+        fields["on_violation"] = check.string(raw["on_violation"], "sync.on_violation", choices=ON_VIOLATION)
     return SyncLimits(**fields)
 
 

@@ -207,6 +207,11 @@ def _limit_unknown_joint(doc):
     return ("robot.joint_limits", "tail_wag")
 
 
+def _on_violation_unknown(doc):
+    doc.setdefault("sync", {})["on_violation"] = "ignore"
+    return ("sync.on_violation", "'ignore'", "refuse, mark")
+
+
 def _streams_empty(doc):
     doc["streams"] = []
     return ("streams", "[]")
@@ -242,6 +247,10 @@ BAD_MUTATIONS = [
     pytest.param(_limit_reversed, id="joint-limit-reversed"),
     pytest.param(_limit_unknown_joint, id="joint-limit-unknown-joint"),
     pytest.param(_streams_empty, id="no-streams"),
+    pytest.param(_on_violation_unknown, id="sync-on-violation-unknown"),
+    # found by tests/fuzz: "^...$" with match() accepted a trailing newline
+    pytest.param(_set("imu", "name", "imu\n", "'imu\\n'", "not a valid name"), id="name-trailing-newline"),
+    pytest.param(_set("imu", "topic", "/imu/data\n", "not an absolute ROS topic"), id="topic-trailing-newline"),
 ]
 
 
@@ -272,6 +281,10 @@ def test_mutation_baseline_loads(tmp_path):
         pytest.param("", ("expected a mapping", "None"), id="empty-file"),
         pytest.param("- rig: baoan\n- site: baoan\n", ("expected a mapping", "[{"), id="list-not-mapping"),
         pytest.param("? \"a\\nb\"\n: 1\n", ("unknown key", "'a\\nb'"), id="key-with-newline"),
+        # found by tests/fuzz: PyYAML's multi-line messages, its recursion, int()'s digit limit
+        pytest.param("rig: a\x1f\n", ("invalid YAML", "#x001f"), id="control-character"),
+        pytest.param("[" * 5000, ("nested too deeply",), id="nested-too-deeply"),
+        pytest.param("fps: " + "9" * 5000 + "\n", ("invalid YAML", "4300 digits"), id="integer-too-long"),
     ],
 )
 def test_bad_rig_text_fails_on_one_line(tmp_path, text, expected):

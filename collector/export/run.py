@@ -101,7 +101,10 @@ def prepare(job: _Job, progress: Callable[[int, int], None] | None = None):
     writer_cls = get_writer(job.fmt)
     part = writer_cls.prepare_part(plan=job.plan, fps=job.fps, options=job.options, episode_path=path, sync=sync,
                                    info=info, scratch=Path(job.scratch), progress=progress)
-    return attach_source(part, path, info)  # hashed here: in the worker, beside the sync that read the bag
+    part = attach_source(part, path, info)  # hashed here: in the worker, beside the sync that read the bag
+    if sync.violations:  # the rig's sync.on_violation is "mark": say what was kept, and where
+        part.provenance["kept_despite"] = [f"{v.stream}: {v.reason}" for v in sync.violations]
+    return part
 
 
 # -- local worker processes ------------------------------------------------------------

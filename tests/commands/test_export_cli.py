@@ -220,3 +220,32 @@ def test_memory_stays_bounded_whatever_the_episode_length(tmp_path):
     raw_mb = 12.0 * 30 * 4 * 640 * 480 * 3 / 1e6  # what holding the 12 s episode's frames would take
     assert peaks[12.0] - peaks[4.0] < 100, peaks
     assert peaks[12.0] < raw_mb, (peaks, raw_mb)
+
+
+@pytest.mark.parametrize("policy", ["refuse", "mark"])
+def test_export_follows_the_rigs_policy_for_a_broken_limit(tmp_path, policy):
+    """A required camera dropping 15% of its frames (the rig allows 2% invalid): refused, or
+    kept with exactly those frames marked invalid, as the rig's ``sync.on_violation`` says."""
+    import yaml
+
+    from collector.drivers.synthetic_episode import write_synthetic_episode
+    from collector.rig import parse_rig
+    from tests.export.conftest import START_NS, small_rig
+
+    doc = yaml.safe_load(small_rig("baoan_humanoid").text)
+    doc.setdefault("sync", {})["on_violation"] = policy
+    rig = parse_rig(yaml.safe_dump(doc, sort_keys=False), source="baoan_policy.yaml")
+    episode = write_synthetic_episode(tmp_path / "episodes", rig, seconds=2.0, seed=11, start_ns=START_NS,
+                                      faults={"head_rgb": {"drop_rate": 0.15}}, task="t").path
+    out = tmp_path / "ds"
+    proc = cli("export", str(episode), "--format", "lerobot", "--out", str(out))
+    if policy == "refuse":
+        assert proc.returncode == 1 and "head_rgb" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert not out.exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    valid = pq.read_table(sorted(out.glob("data/*/*.parquet"))[0])["time.valid"].to_numpy()
+    assert 0 < (~valid).sum() < len(valid)  # the dropped camera frames, and only those
+    (source,) = json.loads((out / "meta" / "provenance.json").read_text())["episodes"]
+    assert any(line.startswith("head_rgb: ") for line in source["kept_despite"]), source
+    assert cli("validate", str(out)).returncode == 0
