@@ -44,6 +44,7 @@ from collector.drivers.camera import (
     quiet_opencv,
 )
 from collector.drivers.camera_calibration import Calibration, load_calibration
+from collector.ros.node_main import LoopThread, run_loop_node
 from collector.ros.qos import to_rclpy
 
 NODE_NAME = "camera"
@@ -105,7 +106,7 @@ def camera_info(calibration: Calibration, frame_id: str) -> CameraInfo:
     return info
 
 
-class CameraNode:
+class CameraNode(LoopThread):
     """Publishes the frames of one :class:`CameraLoop` and its status; start/stop/running for run_loop_node.
 
     Raises:
@@ -132,15 +133,10 @@ class CameraNode:
         self._size_warned = False
         self._status_lock = threading.Lock()
         quiet_opencv()
-        self.loop = CameraLoop(config, opener=open_capture, publish=self._publish, on_state=self._publish_status,
+        self.capture = CameraLoop(config, opener=open_capture, publish=self._publish, on_state=self._publish_status,
                                logger=node.get_logger())
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="camera_loop", daemon=True)
+        super().__init__(node, "camera_loop")
         self._timer = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
 
     def start(self) -> None:
         """Log what is published, start the capture thread and the 1 Hz status."""
@@ -148,28 +144,21 @@ class CameraNode:
         size = f"{c.width}x{c.height}" if c.size else "as captured"
         info = f", CameraInfo on {c.info_topic} from {c.calibration}" if self.info else ", no calibration"
         self.node.get_logger().info(
-            f"camera {self.loop.source} -> {c.topic} ({size} {c.encoding} at {c.fps:g} fps, frame {c.frame_id}, "
+            f"camera {self.capture.source} -> {c.topic} ({size} {c.encoding} at {c.fps:g} fps, frame {c.frame_id}, "
             f"{c.reliability}{', looping' if c.loop else ''}{info}); status on {self.status_publisher.topic_name}")
-        self._publish_status(self.loop.status())
-        self._timer = self.node.create_timer(STATUS_PERIOD_S, lambda: self._publish_status(self.loop.status()))
-        self._thread.start()
+        self._publish_status(self.capture.status())
+        self._timer = self.node.create_timer(STATUS_PERIOD_S, lambda: self._publish_status(self.capture.status()))
+        super().start()
 
     def stop(self) -> None:
         """Stop the capture thread; re-raises an error of that thread."""
-        self.loop.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout=STOP_TIMEOUT_S)
-            if self._thread.is_alive():  # blocked in a device read; the daemon thread ends with the process
-                self.node.get_logger().warning(f"capture did not stop within {STOP_TIMEOUT_S:g} s")
-        if self._error is not None:
-            raise self._error
+        self.capture.stop()
+        if not self.join(STOP_TIMEOUT_S):  # blocked in a device read; the daemon thread ends with the process
+            self.node.get_logger().warning(f"capture did not stop within {STOP_TIMEOUT_S:g} s")
+        self.raise_error()
 
-    def _run(self) -> None:
-        try:
-            self.loop.run()
-        except BaseException as err:  # publishing fails once ROS shuts down: that is a normal stop
-            if self.node.context.ok():
-                self._error = err
+    def loop(self) -> None:
+        self.capture.run()
 
     def _publish(self, image: np.ndarray, stamp_ns: int) -> None:
         height, width = image.shape[:2]
@@ -198,8 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     Returns 0 on a normal stop (Ctrl-C, SIGTERM, ROS shutdown) and 2 with one
     ``error: ...`` line on stderr for bad parameters.
     """
-    from collector.ros.node_main import run_loop_node
-
     return run_loop_node(NODE_NAME, lambda node: CameraNode(node, read_config(node)), argv)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from collector.drivers.replay import (
     replay_qos,
     select_topics,
 )
+from collector.ros.node_main import LoopThread, run_loop_node
 from collector.ros.qos import to_rclpy
 from collector.ros.recorder_node import message_class
 
@@ -95,7 +95,7 @@ def _publisher_qos(info: TopicInfo, duration_ns: int) -> QoSProfile:
     return qos
 
 
-class Replay:
+class Replay(LoopThread):
     """Publishers for the played topics and a :class:`Player` on a loop thread.
 
     Raises:
@@ -113,8 +113,7 @@ class Replay:
         except BaseException:
             self.reader.close()
             raise
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="replay_loop", daemon=True)
+        super().__init__(node, "replay_loop")
 
     def _setup(self) -> None:
         config, node = self.config, self.node
@@ -153,22 +152,12 @@ class Replay:
         msg.clock.sec, msg.clock.nanosec = divmod(log_time_ns, NS_PER_S)
         self.clock_publisher.publish(msg)
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the loop thread: wait for subscribers (if asked), then play."""
-        self._thread.start()
-
     def stop(self) -> None:
         """Stop playing, close the episode; re-raises an error of the loop thread."""
         self.player.stop()
-        if self._thread.is_alive():
-            self._thread.join()
+        self.join()
         self.reader.close()
-        if self._error is not None:
-            raise self._error
+        self.raise_error()
 
     def _waited_for(self) -> dict:
         # /clock counts: a node on sim time needs the replayed time from the first message on
@@ -178,28 +167,24 @@ class Replay:
     def _all_matched(self) -> bool:
         return all(publisher.get_subscription_count() > 0 for publisher in self._waited_for().values())
 
-    def _run(self) -> None:
+    def loop(self) -> None:
         logger, config = self.node.get_logger(), self.config
-        try:
-            if config.wait_for_subscribers_s > 0:
-                if not self.player.wait_until(self._all_matched, config.wait_for_subscribers_s):
-                    missing = [n for n, p in self._waited_for().items() if p.get_subscription_count() == 0]
-                    if self.player.stopped:
-                        return
-                    logger.warning(f"no subscriber after {config.wait_for_subscribers_s:g} s on "
-                                   f"{', '.join(missing)}; playing anyway")
-                self.player.wait_until(lambda: False, DISCOVERY_SETTLE_S)  # see the module docstring
+        if config.wait_for_subscribers_s > 0:
+            if not self.player.wait_until(self._all_matched, config.wait_for_subscribers_s):
+                missing = [n for n, p in self._waited_for().items() if p.get_subscription_count() == 0]
                 if self.player.stopped:
                     return
-            span = f", ~{self._played_s:.1f} s" if self._played_s is not None else ""
-            logger.info(f"playing {config.episode}: {len(self.topics)} topics at rate {config.rate:g}"
-                        f"{span}{', looping' if config.loop else ''}{', /clock' if config.clock else ''}")
-            stats = self.player.run()
-            self._flush()
-            logger.info(f"replay done: {stats.summary()}")
-        except BaseException as err:  # publishing fails once ROS shuts down: that is a normal stop
-            if self.node.context.ok():
-                self._error = err
+                logger.warning(f"no subscriber after {config.wait_for_subscribers_s:g} s on "
+                               f"{', '.join(missing)}; playing anyway")
+            self.player.wait_until(lambda: False, DISCOVERY_SETTLE_S)  # see the module docstring
+            if self.player.stopped:
+                return
+        span = f", ~{self._played_s:.1f} s" if self._played_s is not None else ""
+        logger.info(f"playing {config.episode}: {len(self.topics)} topics at rate {config.rate:g}"
+                    f"{span}{', looping' if config.loop else ''}{', /clock' if config.clock else ''}")
+        stats = self.player.run()
+        self._flush()
+        logger.info(f"replay done: {stats.summary()}")
 
     def _flush(self) -> None:
         """Wait (bounded) until reliable readers acknowledged everything: the
@@ -217,8 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     2 with one ``error: ...`` line on stderr for bad parameters, a missing or
     unreadable episode, or an unknown topic.
     """
-    from collector.ros.node_main import run_loop_node
-
     return run_loop_node(NODE_NAME, lambda node: Replay(node, read_config(node)), argv)
 
 

@@ -47,6 +47,7 @@ from collector.drivers.synthetic import (
 )
 from collector.drivers.synthetic.faults import BAD_VALUES, image_step_offset
 from collector.rig import Stream, load_rig
+from collector.ros.node_main import LoopThread, run_loop_node
 from collector.ros.qos import to_rclpy
 
 NODE_NAME = "synthetic_robot"
@@ -318,7 +319,7 @@ def _describe_faults(faults: StreamFaults) -> str:
     return f" [{', '.join(parts)}]" if parts else ""
 
 
-class SyntheticRobot:
+class SyntheticRobot(LoopThread):
     """Publishes every stream of ``config.rig`` from one loop thread, on schedule.
 
     Raises:
@@ -340,12 +341,7 @@ class SyntheticRobot:
         self.truth = TruthWriter(config.truth_out) if config.truth_out else None
         self.schedule: Schedule | None = None
         self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="synthetic_robot_loop", daemon=True)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+        super().__init__(node, "synthetic_robot_loop")
 
     def start(self) -> None:
         """Start the schedule now and the loop thread; logs what is published."""
@@ -355,17 +351,15 @@ class SyntheticRobot:
                                  rate_scale=self.config.rate_scale)
         self._end_ns = start_ns + round(self.config.duration_s * NS_PER_S) if self.config.duration_s else None
         self.node.get_logger().info(self._summary())
-        self._thread.start()
+        super().start()
 
     def stop(self) -> None:
         """Stop the loop, close the ground truth; re-raises an error of the loop thread."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self.join()
         if self.truth is not None:
             self.truth.close()
-        if self._error is not None:
-            raise self._error
+        self.raise_error()
 
     def _summary(self) -> str:
         lines = [f"publishing rig {self.rig.rig!r} ({len(self.rig.streams)} streams, seed {self.config.seed}, "
@@ -377,27 +371,23 @@ class SyntheticRobot:
                          f"frame {s.frame_id}{_describe_faults(self.schedule.faults[s.name])}")
         return "\n".join(lines)
 
-    def _run(self) -> None:
+    def loop(self) -> None:
         wall0, mono0 = self.schedule.start_ns, self._start_mono_ns
         events = iter(self.schedule) if self._end_ns is None else self.schedule.until(self._end_ns)
-        try:
-            for event in events:
-                # sleep on the monotonic clock; due times are system-clock ns from wall0
-                delay_ns = event.due_ns - wall0 - (time.monotonic_ns() - mono0)
-                while delay_ns > 0:
-                    if self._stop.is_set():
-                        return
-                    time.sleep(min(delay_ns, 100_000_000) / NS_PER_S)
-                    delay_ns = event.due_ns - wall0 - (time.monotonic_ns() - mono0)
+        for event in events:
+            # sleep on the monotonic clock; due times are system-clock ns from wall0
+            delay_ns = event.due_ns - wall0 - (time.monotonic_ns() - mono0)
+            while delay_ns > 0:
                 if self._stop.is_set():
                     return
-                if event.published:
-                    self.outlets[event.stream.name].publish(event)
-                if self.truth is not None:
-                    self.truth.write(event)
-        except BaseException as err:  # publishing fails once ROS shuts down: that is a normal stop
-            if self.node.context.ok():
-                self._error = err
+                time.sleep(min(delay_ns, 100_000_000) / NS_PER_S)
+                delay_ns = event.due_ns - wall0 - (time.monotonic_ns() - mono0)
+            if self._stop.is_set():
+                return
+            if event.published:
+                self.outlets[event.stream.name].publish(event)
+            if self.truth is not None:
+                self.truth.write(event)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,8 +396,6 @@ def main(argv: list[str] | None = None) -> int:
     Returns 0 on a normal stop (duration over, Ctrl-C, SIGTERM, ROS shutdown) and 2
     with one ``error: ...`` line on stderr for bad parameters.
     """
-    from collector.ros.node_main import run_loop_node
-
     return run_loop_node(NODE_NAME, lambda node: SyntheticRobot(node, read_config(node)), argv)
 
 

@@ -2,14 +2,15 @@
 
 ``run_loop_node(name, build, argv)``: rclpy up with the project's DDS defaults, the
 node built by ``build(node)`` (an object with ``start()``, ``stop()`` and
-``running``), spun until the loop ends, Ctrl-C, SIGTERM or a ROS shutdown, and
-everything closed in order. Bad parameters (a CollectorError from ``build``) give
-one ``error: ...`` line and exit code 2.
+``running``, usually a :class:`LoopThread`), spun until the loop ends, Ctrl-C,
+SIGTERM or a ROS shutdown, and everything closed in order. Bad parameters (a
+CollectorError from ``build``) give one ``error: ...`` line and exit code 2.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Callable
 
 import rclpy
@@ -18,6 +19,49 @@ from rclpy.node import Node
 
 from collector.errors import CollectorError
 from collector.ros.dds import apply_transport_defaults
+
+
+class LoopThread:
+    """A node's own loop on a daemon thread: the replay, the camera, the simulated
+    and the synthetic robot.
+
+    Subclasses write :meth:`loop` and a ``stop()`` that asks the loop to end and then
+    calls :meth:`join` and :meth:`raise_error`. An error of the loop is kept and
+    re-raised by :meth:`raise_error`, except once ROS has shut down: publishing then
+    fails, and that is a normal stop.
+    """
+
+    def __init__(self, node: Node, thread_name: str):
+        self.node = node
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._guarded, name=thread_name, daemon=True)
+
+    def loop(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the loop to end (at most ``timeout_s``); True when it has."""
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout_s)
+        return not self._thread.is_alive()
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _guarded(self) -> None:
+        try:
+            self.loop()
+        except BaseException as err:  # noqa: BLE001 - kept for stop() to re-raise
+            if self.node.context.ok():
+                self._error = err
 
 
 def shut_down(node: Node | None) -> bool:

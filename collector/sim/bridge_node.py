@@ -37,6 +37,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 
 from collector.errors import CollectorError
+from collector.ros.node_main import LoopThread, run_loop_node
 from collector.ros.qos import to_rclpy
 from collector.ros.recorder_node import message_class
 
@@ -45,7 +46,7 @@ STATE_HZ = 5
 CLOCK_HZ = 100
 
 
-class SimRobot:
+class SimRobot(LoopThread):
     """The physics loop and its publishers (see the module doc)."""
 
     def __init__(self, node: Node, *, scene: str, task: str, seed: int, expert: bool, realtime: float,
@@ -87,8 +88,7 @@ class SimRobot:
         self._lock = threading.Lock()
         self._reset_requested = threading.Event()
         self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="sim_robot_loop", daemon=True)
+        super().__init__(node, "sim_robot_loop")
         self.active = False  # until the first /sim/reset the robot holds its ready pose
         self.lag_ms = 0.0  # how far the physics is behind the wall clock (CPU too slow or busy)
         self._new_episode(seed)
@@ -127,20 +127,11 @@ class SimRobot:
 
     # -- the loop ------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self.join()
         self.world.close()
-        if self._error is not None:
-            raise self._error
+        self.raise_error()
 
     def _state(self, t_s: float) -> str:
         return json.dumps({"station": self.station.name, "task": self.task_name, "seed": self.seed,
@@ -150,51 +141,47 @@ class SimRobot:
                            "success": bool(self.task.succeeded), "lag_ms": round(self.lag_ms, 1),
                            "drawn": self.task.drawn}, ensure_ascii=False)
 
-    def _run(self) -> None:
+    def loop(self) -> None:
         world = self.world
         dt_ns = world.timestep_ns
         control_every = max(1, round(1e9 / self.control_hz / dt_ns))
         state_every = max(1, round(1e9 / STATE_HZ / dt_ns))
         clock_every = max(1, round(1e9 / CLOCK_HZ / dt_ns))
         step = 0
-        try:
-            while not self._stop.is_set():
-                if self._reset_requested.is_set():
-                    self._new_episode(self.seed + 1 if self.active else self.seed)
-                    self.active = True
-                    step = 0
-                    self._reset_requested.clear()
-                t_ns = world.time_ns - self.sim0_ns
-                # pace: never ahead of the wall clock (times the realtime factor)
-                ahead_ns = t_ns / self.realtime - (time.monotonic_ns() - self.mono0_ns)
-                if ahead_ns > 0:
-                    time.sleep(ahead_ns / 1e9)
-                self.lag_ms = max(0.0, -ahead_ns / 1e6)
-                stamp_ns = self.wall0_ns + t_ns
-                for producer, publisher in zip(self.producers, self.publishers):
-                    if producer.next_ns <= t_ns:
-                        producer.next_ns += producer.period_ns
-                        publisher.publish(producer.make(stamp_ns))
-                if step % clock_every == 0:
-                    clock = self._Clock()
-                    clock.clock.sec, clock.clock.nanosec = divmod(stamp_ns, 1_000_000_000)
-                    self.clock_pub.publish(clock)
-                if step % control_every == 0:
-                    if self.expert and self.active:
-                        world.command(self.task.targets(t_ns / 1e9))
-                    else:
-                        with self._lock:
-                            if self._external:
-                                world.command(dict(self._external))
-                if step % state_every == 0:
-                    self.state_pub.publish(self._String(data=self._state(t_ns / 1e9)))
-                    self.success_pub.publish(self._Bool(data=bool(self.task.succeeded)))
-                world.step(1)
-                self.task.update_success(dt_ns / 1e9)
-                step += 1
-        except BaseException as err:  # publishing fails once ROS shuts down: a normal stop
-            if self.node.context.ok():
-                self._error = err
+        while not self._stop.is_set():
+            if self._reset_requested.is_set():
+                self._new_episode(self.seed + 1 if self.active else self.seed)
+                self.active = True
+                step = 0
+                self._reset_requested.clear()
+            t_ns = world.time_ns - self.sim0_ns
+            # pace: never ahead of the wall clock (times the realtime factor)
+            ahead_ns = t_ns / self.realtime - (time.monotonic_ns() - self.mono0_ns)
+            if ahead_ns > 0:
+                time.sleep(ahead_ns / 1e9)
+            self.lag_ms = max(0.0, -ahead_ns / 1e6)
+            stamp_ns = self.wall0_ns + t_ns
+            for producer, publisher in zip(self.producers, self.publishers):
+                if producer.next_ns <= t_ns:
+                    producer.next_ns += producer.period_ns
+                    publisher.publish(producer.make(stamp_ns))
+            if step % clock_every == 0:
+                clock = self._Clock()
+                clock.clock.sec, clock.clock.nanosec = divmod(stamp_ns, 1_000_000_000)
+                self.clock_pub.publish(clock)
+            if step % control_every == 0:
+                if self.expert and self.active:
+                    world.command(self.task.targets(t_ns / 1e9))
+                else:
+                    with self._lock:
+                        if self._external:
+                            world.command(dict(self._external))
+            if step % state_every == 0:
+                self.state_pub.publish(self._String(data=self._state(t_ns / 1e9)))
+                self.success_pub.publish(self._Bool(data=bool(self.task.succeeded)))
+            world.step(1)
+            self.task.update_success(dt_ns / 1e9)
+            step += 1
 
 
 _PARAMETERS = {"scene": "baoan_assembly", "task": "", "seed": 0, "expert": True, "realtime": 1.0, "camera_size": ""}
@@ -222,8 +209,6 @@ def _parameters(node: Node) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sim robot node; 0 on a normal stop, 2 with one ``error:`` line for bad parameters."""
-    from collector.ros.node_main import run_loop_node
-
     return run_loop_node(NODE_NAME, lambda node: SimRobot(node, **_parameters(node)), argv)
 
 
