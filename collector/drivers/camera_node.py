@@ -27,7 +27,6 @@ import threading
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -44,7 +43,7 @@ from collector.drivers.camera import (
     quiet_opencv,
 )
 from collector.drivers.camera_calibration import Calibration, load_calibration
-from collector.ros.node_main import LoopThread, run_loop_node
+from collector.ros.node_main import LoopThread, declare_fields, run_loop_node
 from collector.ros.qos import to_rclpy
 
 NODE_NAME = "camera"
@@ -78,19 +77,7 @@ def read_config(node: Node) -> CameraConfig:
     Raises:
         CameraError: for a bad value, naming the parameter.
     """
-    values = {}
-    for field in dataclasses.fields(CameraConfig):
-        descriptor = ParameterDescriptor(description=_DESCRIPTIONS[field.name], dynamic_typing=True)
-        value = node.declare_parameter(field.name, field.default, descriptor).value
-        integer = isinstance(value, int) and not isinstance(value, bool)
-        if value is None and isinstance(field.default, str):
-            value = ""  # `-p calibration:=` gives no value
-        elif isinstance(field.default, str) and integer:
-            value = str(value)  # `-p source:=0` is an int to ROS
-        elif isinstance(field.default, float) and integer:
-            value = float(value)  # `-p fps:=30` is an int to ROS
-        values[field.name] = value
-    return CameraConfig(**values)
+    return CameraConfig(**declare_fields(node, CameraConfig, _DESCRIPTIONS))
 
 
 def _stamp(stamp_ns: int) -> Time:

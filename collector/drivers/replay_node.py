@@ -29,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -45,7 +44,7 @@ from collector.drivers.replay import (
     replay_qos,
     select_topics,
 )
-from collector.ros.node_main import LoopThread, run_loop_node
+from collector.ros.node_main import LoopThread, declare_fields, run_loop_node
 from collector.ros.qos import to_rclpy
 from collector.ros.recorder_node import message_class
 
@@ -75,13 +74,7 @@ def read_config(node: Node) -> ReplayConfig:
     Raises:
         ReplayError: for a bad value, naming the parameter.
     """
-    values = {}
-    for item in dataclasses.fields(ReplayConfig):
-        # an empty list cannot be declared (ROS cannot tell its element type): "" stands for it
-        default = "" if isinstance(item.default, tuple) else item.default
-        descriptor = ParameterDescriptor(description=_DESCRIPTIONS[item.name], dynamic_typing=True)
-        values[item.name] = node.declare_parameter(item.name, default, descriptor).value
-    return config_from_parameters(values)
+    return config_from_parameters(declare_fields(node, ReplayConfig, _DESCRIPTIONS))
 
 
 def _publisher_qos(info: TopicInfo, duration_ns: int) -> QoSProfile:

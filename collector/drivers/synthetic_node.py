@@ -30,7 +30,6 @@ from typing import Mapping
 
 import numpy as np
 from geometry_msgs.msg import WrenchStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, Imu, JointState
@@ -47,7 +46,7 @@ from collector.drivers.synthetic import (
 )
 from collector.drivers.synthetic.faults import BAD_VALUES, image_step_offset
 from collector.rig import Stream, load_rig
-from collector.ros.node_main import LoopThread, run_loop_node
+from collector.ros.node_main import LoopThread, declare_fields, run_loop_node
 from collector.ros.qos import to_rclpy
 
 NODE_NAME = "synthetic_robot"
@@ -73,16 +72,7 @@ def read_config(node: Node) -> SyntheticConfig:
     Raises:
         SyntheticError: for a bad value, naming the parameter.
     """
-    values = {}
-    for field in dataclasses.fields(SyntheticConfig):
-        descriptor = ParameterDescriptor(description=_DESCRIPTIONS[field.name], dynamic_typing=True)
-        value = node.declare_parameter(field.name, field.default, descriptor).value
-        if value is None and isinstance(field.default, str):
-            value = ""  # `-p faults:=` gives no value
-        elif isinstance(field.default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)  # `-p duration_s:=5` is an int to ROS
-        values[field.name] = value
-    return SyntheticConfig(**values)
+    return SyntheticConfig(**declare_fields(node, SyntheticConfig, _DESCRIPTIONS))
 
 
 # --------------------------------------------------------------------------- serialised templates

@@ -9,16 +9,44 @@ CollectorError from ``build``) give one ``error: ...`` line and exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from collector.errors import CollectorError
 from collector.ros.dds import apply_transport_defaults
+
+
+def declare_fields(node: Node, config_class, descriptions: Mapping[str, str]) -> dict[str, Any]:
+    """Declare one ROS parameter per field of the dataclass ``config_class`` (its default,
+    its description) and return the values given, as the dataclass expects them.
+
+    ROS types a value by how it is written: ``-p fps:=30`` is an int where the field is a
+    float, ``-p source:=0`` an int where it is a string, ``-p calibration:=`` no value at
+    all. Those are turned into the field's type; anything else is left for the config's
+    own checks. An empty tuple default (a list parameter) is declared as ``""``: ROS
+    cannot tell the element type of an empty list.
+    """
+    values = {}
+    for field in dataclasses.fields(config_class):
+        default = "" if isinstance(field.default, tuple) else field.default
+        descriptor = ParameterDescriptor(description=descriptions[field.name], dynamic_typing=True)
+        value = node.declare_parameter(field.name, default, descriptor).value
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        if value is None and isinstance(default, str):
+            value = ""
+        elif isinstance(default, str) and not isinstance(field.default, tuple) and integer:
+            value = str(value)
+        elif isinstance(default, float) and integer:
+            value = float(value)
+        values[field.name] = value
+    return values
 
 
 class LoopThread:
