@@ -15,7 +15,7 @@ import re
 
 from collector.errors import CollectorError
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")  # fullmatch: "$" would accept a trailing newline
 
 
 class PseudonymError(CollectorError):
@@ -28,7 +28,7 @@ def check_operator_id(value: str, *, what: str = "operator") -> str:
     Raises:
         PseudonymError: naming ``what`` and the value.
     """
-    if value == "" or _ID_RE.match(value):
+    if isinstance(value, str) and (value == "" or _ID_RE.fullmatch(value)):
         return value
     raise PseudonymError(
         f"{what} {value!r} is not a pseudonymous id (1-32 of A-Z a-z 0-9 _ . -, e.g. op_17): "

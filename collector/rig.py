@@ -76,6 +76,13 @@ QOS_PRESETS = {
     "latched": QosProfile(reliability="reliable", durability="transient_local", history="keep_last", depth=1),
 }
 
+# Bounds that keep what is derived from a profile meaningful: a stream's period in int ns
+# (1e9 / rate_hz, never 0 nor inf), durations in ms as int ns (>= 1 ns, far inside int64),
+# the export grid (fps frames per second).
+RATE_HZ_RANGE = (1e-3, 1e5)
+DURATION_MS_MAX = 1e9  # ~11.6 days
+FPS_MAX = 1000
+
 # used with fullmatch: "$" after match() would also accept a trailing newline
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _TOPIC_RE = re.compile(r"/[A-Za-z0-9_/]*[A-Za-z0-9_]")
@@ -127,6 +134,10 @@ class Stream:
     a ``nearest`` sample may be from a frame, or how old a ``hold`` sample may
     be; ``max_gap_ms`` is the widest bracket ``linear``/``slerp`` interpolate
     across. None means sync's default for the role.
+
+    Loading bounds them (:data:`RATE_HZ_RANGE`; durations from 1 ns to
+    :data:`DURATION_MS_MAX` ms), so the periods and limits in int ns derived from
+    them are never 0 and fit in int64.
     """
 
     name: str
@@ -285,6 +296,20 @@ class _Checker:
             raise self.fail(key, f"expected a positive integer, got {_show(value)}")
         return value
 
+    def bounded(self, value: float, key: str, low: float, high: float, unit: str) -> float:
+        """``value`` (a number already) within [low, high]."""
+        if not low <= value <= high:
+            raise self.fail(key, f"{_show(value)} {unit} is out of range (expected {low:g} to {high:g} {unit})")
+        return value
+
+    def rate_hz(self, value: Any, key: str) -> float:
+        return self.bounded(self.number(value, key), key, *RATE_HZ_RANGE, "Hz")
+
+    def duration_ms(self, value: Any, key: str, *, zero: bool = False) -> float:
+        """A duration in ms: > 0 (>= 0 with ``zero``), at least 1 ns unless 0, at most DURATION_MS_MAX."""
+        duration = self.non_negative(value, key) if zero else self.number(value, key)
+        return duration if duration == 0 else self.bounded(duration, key, 1e-6, DURATION_MS_MAX, "ms")
+
     def non_negative(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
             raise self.fail(key, f"expected a number >= 0, got {_show(value)}")
@@ -369,6 +394,13 @@ def _parse_robot(check: _Checker, value: Any) -> Robot:
     return Robot(model=robot.model, joints=joints, end_effectors=robot.end_effectors, joint_limits=limits)
 
 
+def _fps(check: _Checker, value: Any) -> int:
+    fps = check.integer(value, "fps")
+    if fps > FPS_MAX:
+        raise check.fail("fps", f"expected at most {FPS_MAX} frames per second, got {_show(fps)}")
+    return fps
+
+
 def _parse_qos(check: _Checker, value: Any, key: str) -> QosProfile:
     if isinstance(value, str):
         if value not in QOS_PRESETS:
@@ -422,18 +454,18 @@ def _parse_stream(check: _Checker, value: Any, index: int, robot: Robot) -> Stre
     elif "joints" in raw:
         raise check.fail(f"{key}.joints", f"only joint roles ({', '.join(JOINT_ROLES)}) take joints")
     if "latency_ms" in raw:
-        extra["latency_ms"] = check.non_negative(raw["latency_ms"], f"{key}.latency_ms")
+        extra["latency_ms"] = check.duration_ms(raw["latency_ms"], f"{key}.latency_ms", zero=True)
     if "policy" in raw:
         extra["policy"] = check.string(raw["policy"], f"{key}.policy", choices=ROLE_SYNC_POLICIES[role])
     for limit in ("tolerance_ms", "max_gap_ms"):
         if limit in raw:
-            extra[limit] = check.number(raw[limit], f"{key}.{limit}")
+            extra[limit] = check.duration_ms(raw[limit], f"{key}.{limit}")
     return Stream(
         name=name,
         topic=topic,
         type=msgtype,
         role=role,
-        rate_hz=check.number(raw["rate_hz"], f"{key}.rate_hz"),
+        rate_hz=check.rate_hz(raw["rate_hz"], f"{key}.rate_hz"),
         clock=check.string(raw["clock"], f"{key}.clock", choices=CLOCKS),
         qos=_parse_qos(check, raw["qos"], f"{key}.qos"),
         required=check.boolean(raw["required"], f"{key}.required"),
@@ -480,7 +512,7 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
         rig=check.string(raw["rig"], "rig", pattern=_NAME_RE),
         site=check.string(raw["site"], "site", pattern=_NAME_RE),
         robot=robot,
-        fps=check.integer(raw["fps"], "fps"),
+        fps=_fps(check, raw["fps"]),
         streams=streams,
         sync=_parse_sync(check, raw.get("sync", {})),
         drivers=_parse_drivers(check, raw.get("drivers") or [], streams),
@@ -552,7 +584,7 @@ def _parse_sync(check: _Checker, value: Any) -> SyncLimits:
     fields: dict[str, Any] = {}
     for name in ("max_gap_ms", "max_skew_ms", "jump_ms", "stale_ms"):
         if name in raw:
-            fields[name] = check.number(raw[name], f"sync.{name}")
+            fields[name] = check.duration_ms(raw[name], f"sync.{name}")
     if "max_invalid_fraction" in raw:
         fraction = check.non_negative(raw["max_invalid_fraction"], "sync.max_invalid_fraction")
         if fraction > 1:

@@ -23,7 +23,7 @@ from collector.errors import CollectorError
 from collector.paths import data_path
 
 LANGUAGES = ("en", "zh", "both")
-_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_ID_RE = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch: "$" would accept a trailing newline
 
 
 class TaskCatalogueError(CollectorError):
@@ -96,8 +96,13 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
     """
     try:
         doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise TaskCatalogueError(f"{source}: invalid YAML ({getattr(err, 'problem', None) or err})") from err
+    except yaml.YAMLError as err:  # PyYAML's messages have several lines: joined into one
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise TaskCatalogueError(f"{source}: invalid YAML ({problem})") from err
+    except RecursionError as err:  # nesting deeper than the parser's recursion limit
+        raise TaskCatalogueError(f"{source}: YAML nested too deeply") from err
+    except ValueError as err:  # an integer of more digits than int() converts (4300)
+        raise TaskCatalogueError(f"{source}: invalid YAML ({" ".join(str(err).split())})") from err
     if not isinstance(doc, dict):
         raise _fail(source, "(top level)", f"expected a mapping, got {_show(doc)}")
     for key in doc:
@@ -120,7 +125,7 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
             if name not in item:
                 raise _fail(source, f"{key}.{name}", "missing required field")
         task_id = item["id"]
-        if not isinstance(task_id, str) or not _ID_RE.match(task_id):
+        if not isinstance(task_id, str) or not _ID_RE.fullmatch(task_id):
             raise _fail(source, f"{key}.id", f"{_show(task_id)} is not a valid id (lower case, digits, _)")
         if any(t.id == task_id for t in tasks):
             raise _fail(source, f"{key}.id", f"duplicate task id {_show(task_id)}")

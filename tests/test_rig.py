@@ -212,6 +212,11 @@ def _on_violation_unknown(doc):
     return ("sync.on_violation", "'ignore'", "refuse, mark")
 
 
+def _fps_huge(doc):
+    doc["fps"] = 10**6
+    return ("fps", "1000000")
+
+
 def _streams_empty(doc):
     doc["streams"] = []
     return ("streams", "[]")
@@ -247,10 +252,17 @@ BAD_MUTATIONS = [
     pytest.param(_limit_reversed, id="joint-limit-reversed"),
     pytest.param(_limit_unknown_joint, id="joint-limit-unknown-joint"),
     pytest.param(_streams_empty, id="no-streams"),
+    pytest.param(_fps_huge, id="fps-huge"),
     pytest.param(_on_violation_unknown, id="sync-on-violation-unknown"),
     # found by tests/fuzz: "^...$" with match() accepted a trailing newline
     pytest.param(_set("imu", "name", "imu\n", "'imu\\n'", "not a valid name"), id="name-trailing-newline"),
     pytest.param(_set("imu", "topic", "/imu/data\n", "not an absolute ROS topic"), id="topic-trailing-newline"),
+    # found by tests/fuzz: accepted, then period_ns was 0 (or round(inf) raised) and ms became huge ints
+    pytest.param(_set("imu", "rate_hz", 1e300, "1e+300", "Hz"), id="rate-period-below-1ns"),
+    pytest.param(_set("imu", "rate_hz", 5e-324, "5e-324", "Hz"), id="rate-period-infinite"),
+    pytest.param(_set("imu", "tolerance_ms", 1e300, "1e+300", "ms"), id="tolerance-beyond-int64-ns"),
+    pytest.param(_set("imu", "max_gap_ms", 1e-9, "1e-09", "ms"), id="gap-below-1ns"),
+    pytest.param(_set("imu", "latency_ms", 1e300, "1e+300", "ms"), id="latency-beyond-int64-ns"),
 ]
 
 

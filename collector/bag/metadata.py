@@ -8,6 +8,7 @@ in the MCAP channel metadata under ``offered_qos_profiles``.
 from __future__ import annotations
 
 import os
+import reprlib
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,55 @@ _LIVELINESS = {
     0: "system_default", 1: "automatic", 2: "manual_by_node", 3: "manual_by_topic",
     4: "unknown", 5: "best_available",
 }
+
+# bounded repr for values in messages: a YAML alias bomb is small as text but huge when
+# repr() expands it (keyword arguments of Repr need Python 3.12; set the limits one by one)
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
+_show = _REPR.repr
+
+
+def _one_line(text: Any) -> str:
+    """``text`` with its line breaks (PyYAML's messages have several lines) as single spaces."""
+    return " ".join(str(text).split())
+
+
+def _int(value: Any, what: str) -> int:
+    """``value`` as an int (rosbag2 writes integers; numeric strings are accepted).
+
+    Raises:
+        BagError: naming ``what`` and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BagError(f"{what}={_show(value)} is not an integer")
+    try:
+        return int(value)
+    except (ValueError, OverflowError) as err:  # "x", nan, inf, a 5000-digit string
+        raise BagError(f"{what}={_show(value)} is not an integer") from err
+
+
+def _text(value: Any, what: str) -> str:
+    """A scalar as a string (YAML reads ``ros_distro: 2024`` as an int); containers are refused.
+
+    Raises:
+        BagError: naming ``what`` and the value.
+    """
+    if not isinstance(value, (str, int, float)):  # str() of an alias bomb would never end
+        raise BagError(f"{what}={_show(value)} is not a string")
+    return str(value)
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``; raises ValueError with a one-line reason when it is not YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(_one_line(err)) from err
+    except RecursionError as err:
+        raise ValueError("nested too deeply") from err
+    except ValueError as err:  # an integer of more digits than int() converts
+        raise ValueError(_one_line(err)) from err
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,32 +160,33 @@ def qos_profiles_yaml(profiles: Iterable[Mapping[str, Any]]) -> str:
 
 def _policy(value: Any, table: dict[int, str], name: str) -> str:
     if isinstance(value, bool):
-        raise BagError(f"QoS {name}={value!r} is neither an rmw enum value nor a policy name")
+        raise BagError(f"QoS {name}={_show(value)} is neither an rmw enum value nor a policy name")
     if isinstance(value, int):
         return table.get(value, "unknown")
     if isinstance(value, str):
         return value.strip().lower()
-    raise BagError(f"QoS {name}={value!r} is neither an rmw enum value nor a policy name")
+    raise BagError(f"QoS {name}={_show(value)} is neither an rmw enum value nor a policy name")
 
 
-def _duration(value: Any) -> dict[str, int]:
+def _duration(value: Any, name: str) -> dict[str, int]:
     if isinstance(value, Mapping):
-        return {"sec": int(value.get("sec", 0)), "nsec": int(value.get("nsec", 0))}
+        return {"sec": _int(value.get("sec", 0), f"QoS {name}.sec"),
+                "nsec": _int(value.get("nsec", 0), f"QoS {name}.nsec")}
     return {"sec": 0, "nsec": 0}
 
 
 def _normalize_qos(entry: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
-        raise BagError(f"QoS profile entry {entry!r} is not a mapping")
+        raise BagError(f"QoS profile entry {_show(entry)} is not a mapping")
     return {
         "history": _policy(entry.get("history", 0), _HISTORY, "history"),
-        "depth": int(entry.get("depth", 0)),
+        "depth": _int(entry.get("depth", 0), "QoS depth"),
         "reliability": _policy(entry.get("reliability", 0), _RELIABILITY, "reliability"),
         "durability": _policy(entry.get("durability", 0), _DURABILITY, "durability"),
-        "deadline": _duration(entry.get("deadline")),
-        "lifespan": _duration(entry.get("lifespan")),
+        "deadline": _duration(entry.get("deadline"), "deadline"),
+        "lifespan": _duration(entry.get("lifespan"), "lifespan"),
         "liveliness": _policy(entry.get("liveliness", 0), _LIVELINESS, "liveliness"),
-        "liveliness_lease_duration": _duration(entry.get("liveliness_lease_duration")),
+        "liveliness_lease_duration": _duration(entry.get("liveliness_lease_duration"), "liveliness_lease_duration"),
         "avoid_ros_namespace_conventions": bool(entry.get("avoid_ros_namespace_conventions", False)),
     }
 
@@ -153,13 +204,13 @@ def parse_qos_profiles(value: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(value, str):
         try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as err:
+            value = _load_yaml(value)
+        except ValueError as err:
             raise BagError(f"offered_qos_profiles is not valid YAML: {err}") from err
         if value is None:
             return []
     if not isinstance(value, list):
-        raise BagError(f"offered_qos_profiles={value!r} is not a list of QoS profiles")
+        raise BagError(f"offered_qos_profiles={_show(value)} is not a list of QoS profiles")
     return [_normalize_qos(entry) for entry in value]
 
 
@@ -271,6 +322,8 @@ def _dump(data: Mapping[str, Any]) -> str:
 
 
 def _get(mapping: Mapping[str, Any], key: str, source: str, default: Any = ...) -> Any:
+    if not isinstance(mapping, Mapping):
+        raise BagError(f"{source}: expected a mapping with key {key!r}, got {_show(mapping)}")
     if key in mapping and mapping[key] is not None:
         return mapping[key]
     if default is not ...:
@@ -282,10 +335,22 @@ def _ns(mapping: Mapping[str, Any], key: str, inner: str, source: str, default: 
     value = _get(mapping, key, source, default)
     if isinstance(value, Mapping):
         value = _get(value, inner, f"{source}: {key}")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as err:
-        raise BagError(f"{source}: {key}.{inner}={value!r} is not an integer") from err
+    return _int(value, f"{source}: {key}.{inner}")
+
+
+def _str_field(mapping: Mapping[str, Any], key: str, source: str, default: Any = ...) -> str:
+    return _text(_get(mapping, key, source, default), f"{source}: {key}")
+
+
+def _int_field(mapping: Mapping[str, Any], key: str, source: str) -> int:
+    return _int(_get(mapping, key, source, 0), f"{source}: {key}")
+
+
+def _list(mapping: Mapping[str, Any], key: str, source: str) -> list:
+    value = _get(mapping, key, source, [])
+    if not isinstance(value, list):
+        raise BagError(f"{source}: {key}={_show(value)} is not a list")
+    return value
 
 
 def parse_metadata(data: Any, source: str = METADATA_FILENAME) -> BagMetadata:
@@ -300,60 +365,61 @@ def parse_metadata(data: Any, source: str = METADATA_FILENAME) -> BagMetadata:
     if not isinstance(data, Mapping):
         raise BagError(f"{source}: expected a mapping under {TOP_KEY!r}, got {type(data).__name__}")
     version = _get(data, "version", source)
-    if not isinstance(version, int) or not 4 <= version <= METADATA_VERSION:
-        raise BagError(f"{source}: version={version!r} is not supported (expected 4..{METADATA_VERSION})")
+    if isinstance(version, bool) or not isinstance(version, int) or not 4 <= version <= METADATA_VERSION:
+        raise BagError(f"{source}: version={_show(version)} is not supported (expected 4..{METADATA_VERSION})")
     topics = []
-    for index, entry in enumerate(_get(data, "topics_with_message_count", source, [])):
+    for index, entry in enumerate(_list(data, "topics_with_message_count", source)):
         where = f"{source}: topics_with_message_count[{index}]"
         if not isinstance(entry, Mapping):
             raise BagError(f"{where} is not a mapping")
         meta = _get(entry, "topic_metadata", where)
         if not isinstance(meta, Mapping):
-            raise BagError(f"{where}: topic_metadata={meta!r} is not a mapping")
+            raise BagError(f"{where}: topic_metadata={_show(meta)} is not a mapping")
         try:
             qos = parse_qos_profiles(meta.get("offered_qos_profiles"))
         except BagError as err:
             raise BagError(f"{where}: {err}") from err
         topics.append(
             TopicRecord(
-                name=str(_get(meta, "name", where)),
-                msgtype=str(_get(meta, "type", where)),
-                message_count=int(_get(entry, "message_count", where, 0)),
-                serialization_format=str(_get(meta, "serialization_format", where, "cdr")),
+                name=_str_field(meta, "name", where),
+                msgtype=_str_field(meta, "type", where),
+                message_count=_int_field(entry, "message_count", where),
+                serialization_format=_str_field(meta, "serialization_format", where, "cdr"),
                 offered_qos_profiles=qos,
-                type_description_hash=str(_get(meta, "type_description_hash", where, "")),
+                type_description_hash=_str_field(meta, "type_description_hash", where, ""),
             )
         )
     files = []
-    for index, entry in enumerate(_get(data, "files", source, [])):
+    for index, entry in enumerate(_list(data, "files", source)):
         where = f"{source}: files[{index}]"
         files.append(
             FileRecord(
-                path=str(_get(entry, "path", where)),
+                path=_str_field(entry, "path", where),
                 starting_time_ns=_ns(entry, "starting_time", "nanoseconds_since_epoch", where),
                 duration_ns=_ns(entry, "duration", "nanoseconds", where),
-                message_count=int(_get(entry, "message_count", where, 0)),
+                message_count=_int_field(entry, "message_count", where),
             )
         )
     custom = _get(data, "custom_data", source, None)
     if custom is not None and not isinstance(custom, Mapping):
-        raise BagError(f"{source}: custom_data={custom!r} is not a mapping")
+        raise BagError(f"{source}: custom_data={_show(custom)} is not a mapping")
     paths = _get(data, "relative_file_paths", source)
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise BagError(f"{source}: relative_file_paths={paths!r} is not a list of file names")
+        raise BagError(f"{source}: relative_file_paths={_show(paths)} is not a list of file names")
     return BagMetadata(
         version=version,
-        storage_identifier=str(_get(data, "storage_identifier", source)),
+        storage_identifier=_str_field(data, "storage_identifier", source),
         starting_time_ns=_ns(data, "starting_time", "nanoseconds_since_epoch", source),
         duration_ns=_ns(data, "duration", "nanoseconds", source),
-        message_count=int(_get(data, "message_count", source, 0)),
+        message_count=_int_field(data, "message_count", source),
         topics=topics,
-        compression_format=str(_get(data, "compression_format", source, "")),
-        compression_mode=str(_get(data, "compression_mode", source, "")),
+        compression_format=_str_field(data, "compression_format", source, ""),
+        compression_mode=_str_field(data, "compression_mode", source, ""),
         relative_file_paths=list(paths),
         files=files,
-        custom_data={str(k): str(v) for k, v in custom.items()} if custom else None,
-        ros_distro=str(_get(data, "ros_distro", source, "")),
+        custom_data={_text(k, f"{source}: custom_data key"): _text(v, f"{source}: custom_data[{_show(k)}]")
+                     for k, v in custom.items()} if custom else None,
+        ros_distro=_str_field(data, "ros_distro", source, ""),
     )
 
 
@@ -369,9 +435,11 @@ def read_metadata(path: Path) -> BagMetadata:
         text = file.read_text(encoding="utf-8")
     except OSError as err:
         raise BagError(f"cannot read {file}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise BagError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
+        data = _load_yaml(text)
+    except ValueError as err:
         raise BagError(f"{file} is not valid YAML: {err}") from err
     if not isinstance(data, Mapping) or TOP_KEY not in data:
         raise BagError(f"{file} has no {TOP_KEY!r} key: not rosbag2 metadata")

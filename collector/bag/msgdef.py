@@ -39,7 +39,7 @@ PRIMITIVE_TYPES = frozenset(
 )
 
 _NAME = r"[a-zA-Z][a-zA-Z0-9_]*"
-_TYPE_NAME = re.compile(rf"^({_NAME})/(?:({_NAME})/)?({_NAME})$")
+_TYPE_NAME = re.compile(rf"({_NAME})/(?:({_NAME})/)?({_NAME})")  # fullmatch: "$" accepts a trailing newline
 _MAX_DEPTH = 50
 _HEADER_NAMES = frozenset({"std_msgs/Header", "std_msgs/msg/Header", "Header"})
 
@@ -50,7 +50,7 @@ def split_type(msgtype: str) -> tuple[str, str, str]:
     Raises:
         BagError: the name is not a ROS 2 interface type name.
     """
-    match = _TYPE_NAME.match(msgtype)
+    match = _TYPE_NAME.fullmatch(msgtype) if isinstance(msgtype, str) else None
     if match is None:
         raise BagError(f"message type {msgtype!r} is not of the form 'pkg/msg/Type'")
     package, namespace, name = match.groups()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import heapq
 import re
+import struct
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, NamedTuple
@@ -82,7 +84,8 @@ class _McapFile:
         except OSError as err:
             raise BagError(f"cannot open {path}: {err.strerror or err}") from err
         try:
-            self.reader = SeekingReader(self.stream)
+            # chunk CRCs checked as in file order (_file_order): damage is an error, never data
+            self.reader = SeekingReader(self.stream, validate_crcs=True)
         except Exception as err:  # invalid magic, empty file
             self.stream.close()
             raise BagError(f"{path} is not an MCAP file (bad or missing magic bytes)") from err
@@ -109,19 +112,39 @@ class _McapFile:
                 counts[channel.topic] = counts.get(channel.topic, 0) + count
         return counts
 
+    def _expected_count(self, topics: list[str] | None) -> int | None:
+        """Messages the summary's statistics count on ``topics`` (all: None); None without statistics."""
+        stats = self.summary.statistics
+        if stats is None:
+            return None
+        if topics is None:
+            return stats.message_count
+        channels = self.summary.channels
+        return sum(count for channel_id, count in stats.channel_message_counts.items()
+                   if channel_id in channels and channels[channel_id].topic in topics)
+
     def messages(self, topics: list[str] | None, ordered: bool) -> Iterator[BagMessage]:
+        count = 0
         try:
             if ordered or not self.summary.chunk_indexes:
                 for _schema, channel, message in self.reader.iter_messages(
                     topics=topics, log_time_order=ordered
                 ):
+                    count += 1
                     yield BagMessage(channel.topic, message.log_time, message.publish_time, message.data)
             else:
-                yield from self._file_order(topics)
+                for message in self._file_order(topics):
+                    count += 1
+                    yield message
         except BagError:
             raise
         except Exception as err:  # damaged chunk inside an indexed file
             raise BagError(f"cannot read messages from {self.path}: {err}; {_recover_hint(self.path)}") from err
+        expected = self._expected_count(topics)
+        if expected is not None and count != expected:
+            # a chunk whose header was zeroed parses as an empty chunk (CRC 0: unchecked)
+            raise BagError(f"{self.path} holds {count} messages where its summary counts {expected}: damaged; "
+                           f"{_recover_hint(self.path)}")
 
     def _file_order(self, topics: list[str] | None) -> Iterator[BagMessage]:
         """Messages chunk by chunk in file order, one chunk in memory at a time. (mcap's
@@ -141,6 +164,44 @@ class _McapFile:
                 if isinstance(record, Message) and (wanted is None or record.channel_id in wanted):
                     yield BagMessage(channels[record.channel_id].topic, record.log_time, record.publish_time,
                                      record.data)
+
+    def attachments(self) -> Iterator[BagAttachment]:
+        """The file's attachments, each checked against its CRC (mcap's reader skips it)."""
+        try:
+            for index in self.summary.attachment_indexes:
+                self.stream.seek(index.offset)
+                raw = self.stream.read(index.length)
+                (crc,) = struct.unpack_from("<I", raw, len(raw) - 4)  # the record's last field
+                if crc != 0 and zlib.crc32(raw[9:-4]) != crc:
+                    raise BagError(f"attachment {index.name!r} in {self.path} fails its CRC; "
+                                   f"{_recover_hint(self.path)}")
+            for item in self.reader.iter_attachments():
+                yield BagAttachment(item.name, item.media_type, item.data, item.log_time, item.create_time)
+        except BagError:
+            raise
+        except Exception as err:
+            raise BagError(f"cannot read attachments from {self.path}: {err}; {_recover_hint(self.path)}") from err
+
+    def metadata_records(self) -> Iterator[tuple[str, dict[str, str]]]:
+        try:
+            for item in self.reader.iter_metadata():
+                yield item.name, dict(item.metadata)
+        except Exception as err:
+            raise BagError(f"cannot read metadata records from {self.path}: {err}; "
+                           f"{_recover_hint(self.path)}") from err
+
+    def check(self) -> None:
+        """Read everything (messages in file order, attachments, metadata records).
+
+        Raises:
+            BagError: some part is damaged.
+        """
+        for _ in self.messages(None, ordered=False):
+            pass
+        for _ in self.attachments():
+            pass
+        for _ in self.metadata_records():
+            pass
 
     def close(self) -> None:
         self.stream.close()
@@ -178,7 +239,11 @@ class BagReader:
                     f"{path}: storage_identifier={self._metadata.storage_identifier!r}, "
                     "only 'mcap' bags are supported"
                 )
-            paths = [path / Path(name).name for name in self._metadata.relative_file_paths]
+            names = [Path(name).name for name in self._metadata.relative_file_paths]
+            for name in names:
+                if not name.isprintable() or name in ("", ".", ".."):  # a newline would break the message
+                    raise BagError(f"{path / METADATA_FILENAME}: relative_file_paths holds {name!r}, not a file name")
+            paths = [path / name for name in names]
             missing = [p for p in paths if not p.is_file()]
             if missing:
                 raise BagError(f"{missing[0]} is listed in {path / METADATA_FILENAME} but missing")
@@ -277,14 +342,10 @@ replace(info, count=counts.get(name, 0)) for name, info in found.items()
         """Iterate MCAP attachments of all files.
 
         Raises:
-            BagError: an attachment record is damaged.
+            BagError: an attachment record is damaged or fails its CRC.
         """
         for file in self._files:
-            try:
-                for item in file.reader.iter_attachments():
-                    yield BagAttachment(item.name, item.media_type, item.data, item.log_time, item.create_time)
-            except Exception as err:
-                raise BagError(f"cannot read attachments from {file.path}: {err}") from err
+            yield from file.attachments()
 
     def mcap_metadata(self) -> dict[str, dict[str, str]]:
         """MCAP metadata records by name (later files win), including ``rosbag2``.
@@ -294,11 +355,7 @@ replace(info, count=counts.get(name, 0)) for name, info in found.items()
         """
         records: dict[str, dict[str, str]] = {}
         for file in self._files:
-            try:
-                for item in file.reader.iter_metadata():
-                    records[item.name] = dict(item.metadata)
-            except Exception as err:
-                raise BagError(f"cannot read metadata records from {file.path}: {err}") from err
+            records.update(file.metadata_records())
         return records
 
     def close(self) -> None:

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcap.reader import SeekingReader
-
 from collector.bag.metadata import (
     METADATA_FILENAME,
     BagMetadata,
@@ -29,8 +27,10 @@ from collector.bag.metadata import (
     TopicRecord,
     fsync_dir,
     parse_qos_profiles,
+    read_metadata,
     write_metadata,
 )
+from collector.bag.reader import _McapFile
 from collector.bag.salvage import MAGIC, _FileStats, _Salvager
 from collector.errors import BagError
 
@@ -110,17 +110,28 @@ class RecoverResult:
 
 
 def _complete_stats(path: Path) -> _FileStats | None:
-    """Stats of a complete, indexed MCAP file; None when it is not complete."""
+    """Stats of a complete, indexed MCAP file that reads whole; None otherwise.
+
+    A file with an intact summary can still hold a damaged chunk or attachment, which
+    the reader refuses, suggesting ``collector recover``: such a file is rebuilt.
+    """
     try:
         with open(path, "rb") as stream:
             stream.seek(-8, os.SEEK_END)
             if stream.read(8) != MAGIC:
                 return None
-            stream.seek(0)
-            summary = SeekingReader(stream).get_summary()
-    except Exception:  # damaged or cut: not complete
+    except OSError:  # shorter than 8 bytes, unreadable
         return None
-    if summary is None or summary.statistics is None:
+    try:
+        file = _McapFile(path)
+        try:
+            file.check()
+        finally:
+            file.close()
+    except BagError:  # damaged or cut: not complete
+        return None
+    summary = file.summary
+    if summary.statistics is None:
         return None
     stats = _FileStats()
     for channel in summary.channels.values():
@@ -139,6 +150,16 @@ def _complete_stats(path: Path) -> _FileStats | None:
 
 def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _metadata_fits(bag_dir: Path, mcaps: list[Path]) -> bool:
+    """Whether ``metadata.yaml`` reads and lists exactly the bag's MCAP files."""
+    try:
+        metadata = read_metadata(bag_dir)
+    except BagError:
+        return False
+    listed = sorted(Path(name).name for name in metadata.relative_file_paths)
+    return metadata.storage_identifier == "mcap" and listed == sorted(p.name for p in mcaps)
 
 
 def _bag_metadata(files: list[tuple[Path, _FileStats]]) -> BagMetadata:
@@ -186,8 +207,8 @@ def recover_bag(path: Path) -> RecoverResult:
 
     Incomplete MCAP files are rebuilt from their complete records (originals kept as
     ``<file>.orig``); complete files are left alone; ``metadata.yaml`` is written (an
-    existing one is kept as ``metadata.yaml.orig``). A bag that is complete already is
-    not changed at all.
+    existing one is kept as ``metadata.yaml.orig``). A bag that is complete already (and
+    whose ``metadata.yaml`` reads and lists exactly its MCAP files) is not changed at all.
 
     Raises:
         BagError: ``path`` is not a bag directory (no ``.mcap`` files), an MCAP file has
@@ -203,7 +224,7 @@ def recover_bag(path: Path) -> RecoverResult:
     metadata_path = bag_dir / METADATA_FILENAME
     complete = {p: _complete_stats(p) for p in mcaps}
     broken = [p for p in mcaps if complete[p] is None]
-    if not broken and metadata_path.exists():
+    if not broken and metadata_path.exists() and _metadata_fits(bag_dir, mcaps):
         stats_list = [(p, complete[p]) for p in mcaps]
         return RecoverResult(
             path=bag_dir, already_complete=True, metadata_written=False,

@@ -251,6 +251,63 @@ def test_complete_mcap_without_metadata_gets_metadata_only(tmp_path, make_wrench
         assert reader.message_count == 50
 
 
+@pytest.mark.parametrize("text", [b"rosbag2_bagfile_information: [\n", b"\xff",
+                                  b"rosbag2_bagfile_information:\n  version: 9\n  storage_identifier: mcap\n"
+                                  b"  relative_file_paths: [other_0.mcap]\n"],
+                         ids=["not-yaml", "not-utf8", "lists-another-file"])
+def test_unusable_metadata_is_rewritten_and_kept(tmp_path, make_wrench, text):
+    """Found by tests/fuzz: a complete MCAP beside a damaged metadata.yaml counted as a
+    complete bag, so recover changed nothing and the bag stayed unreadable."""
+    mcap, _ = _complete_bag(tmp_path, make_wrench, count=50)
+    bag = mcap.parent
+    (bag / "metadata.yaml").write_bytes(text)
+    data = mcap.read_bytes()
+    result = recover_bag(bag)
+    assert not result.already_complete and result.metadata_written
+    assert mcap.read_bytes() == data and (bag / "metadata.yaml.orig").read_bytes() == text
+    with open_bag(bag) as reader:
+        assert sum(1 for _ in reader.messages()) == 50
+    assert recover_bag(bag).already_complete
+
+
+def _flip(offset: int):
+    def edit(data: bytearray) -> bytearray:
+        data[offset] ^= 0xFF
+        return data
+
+    return edit
+
+
+def _zero(start: int, length: int):
+    def edit(data: bytearray) -> bytearray:
+        data[start:start + length] = bytes(length)
+        return data
+
+    return edit
+
+
+@pytest.mark.parametrize("where", ["chunk-crc", "chunk-header"])
+def test_damaged_chunk_in_a_complete_file_is_refused_then_rebuilt(tmp_path, make_wrench, where):
+    """Found by tests/fuzz: a file with an intact summary read a damaged chunk without error
+    in log-time order (CRCs unchecked) or, its header zeroed, as an empty chunk; and recover
+    called such a file complete, though the reader's error told the user to run it."""
+    mcap, chunks = _complete_bag(tmp_path, make_wrench, count=100)
+    start, end, lost = chunks[2]
+    # chunk-crc: one payload byte; chunk-header: times, sizes, CRC, compression and records
+    # length zeroed (the record's own length stays): it parses as an empty chunk
+    edit = _flip(end - 40) if where == "chunk-crc" else _zero(start + 9, 8 + 8 + 8 + 4 + 4 + 8)
+    bag = _damaged_copy(tmp_path, mcap, where.replace("-", "_"), edit)
+    for ordered in (True, False):
+        with open_bag(bag) as reader, pytest.raises(BagError, match="collector recover"):
+            for _ in reader.messages(ordered=ordered):
+                pass
+    result = recover_bag(bag)
+    assert not result.already_complete and (bag / f"{bag.name}_0.mcap.orig").is_file()
+    indexes = _recovered_indexes(bag)
+    assert len(indexes) == result.message_count >= 100 - lost - (100 if where == "chunk-header" else 0)
+    assert recover_bag(bag).already_complete
+
+
 def test_existing_orig_is_never_overwritten(tmp_path, make_wrench):
     mcap, chunks = _complete_bag(tmp_path, make_wrench, count=100)
     bag = _damaged_copy(tmp_path, mcap, "twice", lambda data: data[: chunks[2][1] + 3])

@@ -292,6 +292,46 @@ def test_metadata_round_trip_and_errors(tmp_path, rosbag2_testdata):
     assert issubclass(BagError, CollectorError)
 
 
+def _metadata_with(**changes) -> bytes:
+    data = BagMetadata(relative_file_paths=["b_0.mcap"]).to_dict()
+    data.update(changes)
+    return yaml.safe_dump({"rosbag2_bagfile_information": data}).encode()
+
+
+# found by tests/fuzz: each used to raise TypeError / ValueError / UnicodeDecodeError /
+# RecursionError, or a BagError of several lines (PyYAML's own message)
+BAD_METADATA = [
+    pytest.param(b"rosbag2_bagfile_information: [\n\x1f", "not valid YAML", id="multi-line-yaml-error"),
+    pytest.param(b"\xff\xfe", "not UTF-8", id="not-utf8"),
+    pytest.param(b"[" * 5000, "nested too deeply", id="nested-too-deeply"),
+    pytest.param(b"rosbag2_bagfile_information: " + b"9" * 5000, "4300", id="integer-too-long"),
+    pytest.param(_metadata_with(message_count="many"), "message_count='many'", id="count-not-int"),
+    pytest.param(_metadata_with(duration={"nanoseconds": float("inf")}), "duration", id="duration-inf"),
+    pytest.param(_metadata_with(files=[5]), "files[0]", id="file-entry-not-mapping"),
+    pytest.param(_metadata_with(files={"a": 1}), "files=", id="files-not-list"),
+    pytest.param(_metadata_with(ros_distro=["kilted"]), "ros_distro", id="string-field-is-list"),
+    pytest.param(_metadata_with(topics_with_message_count=[{"topic_metadata": {
+        "name": "/t", "type": "x/msg/Y", "offered_qos_profiles": [{"depth": "ten"}]}}]), "depth", id="qos-depth"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment"), BAD_METADATA)
+def test_bad_metadata_yaml_fails_on_one_line(tmp_path, text, fragment):
+    (tmp_path / "metadata.yaml").write_bytes(text)
+    with pytest.raises(BagError) as excinfo:
+        read_metadata(tmp_path)
+    message = str(excinfo.value)
+    assert message.splitlines() == [message] and str(tmp_path / "metadata.yaml") in message
+    assert fragment in message
+
+
+def test_listed_file_name_with_a_newline_is_refused_on_one_line(tmp_path):
+    (tmp_path / "metadata.yaml").write_bytes(_metadata_with(relative_file_paths=["a\nb.mcap"]))
+    with pytest.raises(BagError) as excinfo:
+        open_bag(tmp_path)
+    assert str(excinfo.value).splitlines() == [str(excinfo.value)] and "'a\\nb.mcap'" in str(excinfo.value)
+
+
 def test_reader_on_split_bag_and_errors(rosbag2_testdata, tmp_path):
     with open_bag(rosbag2_testdata / "wbag") as reader:
         assert len(reader.files) == 5
