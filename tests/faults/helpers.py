@@ -71,3 +71,27 @@ def contiguous_run(recorded_stamps: list[int], rows: list[dict]) -> list[dict]:
     assert not missing, f"{len(missing)} recorded stamps were never published"
     where = [position[s] for s in recorded_stamps]
     return rows[min(where): max(where) + 1]
+
+
+def start_pair(nodes, client, tmp_path: Path, rig_file: Path, *, seed: int, faults: str = ""):
+    """The real synthetic robot (``faults``, ground truth to ``tmp_path/truth.jsonl``) and the real
+    recorder (into ``tmp_path/episodes``), both up and every required stream ``ok``.
+
+    Returns (synthetic process, recorder process, truth path).
+    """
+    truth_path = tmp_path / "truth.jsonl"
+    synthetic = nodes("synthetic_robot", SYNTHETIC, {"rig": str(rig_file), "seed": seed, "faults": faults,
+                                                     "truth_out": str(truth_path)})
+    recorder = nodes("recorder", RECORDER, {"rig": str(rig_file), "out": str(tmp_path / "episodes"),
+                                            "disk_reserve_mb": 1})
+    wait_ready(client, recorder)
+    return synthetic, recorder, truth_path
+
+
+def recorded_window(rows: list, truth: list[dict], stream: str) -> list[dict]:
+    """The truth rows of ``stream`` from its first to its last recorded message; asserts none
+    in between is missing from ``rows`` (read_back's rows of its topic) or out of publish order."""
+    stamps = [stamp for _, stamp, _ in rows]
+    window = contiguous_run(stamps, published(truth, stream))
+    assert [row["stamp_ns"] for row in window] == stamps, f"{stream}: messages lost or reordered"
+    return window

@@ -20,8 +20,7 @@ from collector.export.registry import get_writer
 from collector.rig import load_rig
 from collector.sync import SyncError, synchronize
 from tests.export.conftest import START_NS, small_rig
-from tests.faults.helpers import (RECORDER, SYNTHETIC, contiguous_run, digest, light_rig, published, read_back,
-                                  wait_ready)
+from tests.faults.helpers import digest, light_rig, read_back, recorded_window, start_pair
 from tests.ros.conftest import collector_cli
 
 h5py = pytest.importorskip("h5py")
@@ -181,14 +180,9 @@ def test_export_skips_a_bad_episode_in_one_line_and_exports_the_rest(tmp_path, r
 def test_recorder_keeps_bad_content_byte_for_byte_and_export_refuses_it(nodes, client, tmp_path):
     rig_file = light_rig(tmp_path)
     light = load_rig(rig_file)
-    truth_path = tmp_path / "truth.jsonl"
     faults = ("{joint_states: {nan_rate: 0.02, inf_rate: 0.01}, left_wrist_rgb: {bad_step_rate: 0.1}, "
               "head_rgb: {encoding: mono8}}")
-    synthetic = nodes("synthetic_robot", SYNTHETIC, {"rig": str(rig_file), "seed": 8, "faults": faults,
-                                                     "truth_out": str(truth_path)})
-    recorder = nodes("recorder", RECORDER, {"rig": str(rig_file), "out": str(tmp_path / "episodes"),
-                                            "disk_reserve_mb": 1})
-    wait_ready(client, recorder)
+    synthetic, _recorder, truth_path = start_pair(nodes, client, tmp_path, rig_file, seed=8, faults=faults)
     episode = Path(client.start())
     time.sleep(3.0)
     assert Path(client.stop()) == episode
@@ -201,9 +195,7 @@ def test_recorder_keeps_bad_content_byte_for_byte_and_export_refuses_it(nodes, c
     corrupt = {}
     for stream in light.streams:
         rows = recorded[stream.topic]
-        stamps = [stamp for _, stamp, _ in rows]
-        window = contiguous_run(stamps, published(truth, stream.name))
-        assert [row["stamp_ns"] for row in window] == stamps, f"{stream.name}: messages lost"
+        window = recorded_window(rows, truth, stream.name)
         assert info.streams[stream.name].count == len(rows) and info.streams[stream.name].drops == 0
         corrupt[stream.name] = {row["stamp_ns"]: row.get("corrupt", "") for row in window}
     # what rosbags reads back is what was published, bad values and all

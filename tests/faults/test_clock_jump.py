@@ -15,8 +15,7 @@ from collector.drivers.synthetic import read_truth
 from collector.episode import StreamStats, read_episode_info
 from collector.rig import load_rig
 from collector.sync import SyncError, synchronize
-from tests.faults.helpers import (RECORDER, SYNTHETIC, contiguous_run, digest, light_rig, published, read_back,
-                                  wait_ready)
+from tests.faults.helpers import digest, light_rig, read_back, recorded_window, start_pair
 
 pytest.importorskip("rosbags", reason="rosbags (the independent reader) is not installed")
 
@@ -68,14 +67,9 @@ class _JumpWatch:
 def test_clock_jumps_back_mid_episode(nodes, client, tmp_path):
     rig_file = light_rig(tmp_path)
     rig = load_rig(rig_file)
-    truth_path = tmp_path / "truth.jsonl"
     faults = f"{{'*': {{jump_after_s: {JUMP_AFTER_S}, jump_ms: {JUMP_MS}}}}}"
     watch = _JumpWatch(client.node, rig.stream("left_gripper").topic)
-    synthetic = nodes("synthetic_robot", SYNTHETIC, {"rig": str(rig_file), "seed": 4, "faults": faults,
-                                                     "truth_out": str(truth_path)})
-    recorder = nodes("recorder", RECORDER, {"rig": str(rig_file), "out": str(tmp_path / "episodes"),
-                                            "disk_reserve_mb": 1})
-    wait_ready(client, recorder)
+    synthetic, _recorder, truth_path = start_pair(nodes, client, tmp_path, rig_file, seed=4, faults=faults)
     episode = Path(client.start())
     assert not watch.jumped.is_set(), "the clock jumped before the episode started (machine too slow?)"
     assert watch.jumped.wait(JUMP_AFTER_S + 30), "the synthetic robot's clock never jumped"
@@ -94,8 +88,7 @@ def test_clock_jumps_back_mid_episode(nodes, client, tmp_path):
         rows = recorded[stream.topic]
         stamps = [stamp for _, stamp, _ in rows]
         # every message published from the first to the last recorded one is there, in publish order
-        window = contiguous_run(stamps, published(truth, stream.name))
-        assert [row["stamp_ns"] for row in window] == stamps, f"{stream.name}: messages lost or reordered"
+        recorded_window(rows, truth, stream.name)
         back = np.flatnonzero(np.diff(stamps) < -1_000_000_000) + 1
         assert len(back) == 1, f"{stream.name}: expected one step back, found {len(back)}"
         cuts[stream.name] = int(back[0])
