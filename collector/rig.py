@@ -491,7 +491,7 @@ def parse_rig(text: str, source: str = "<rig>") -> Rig:
     except RecursionError as err:  # nesting deeper than the parser's recursion limit
         raise RigError(f"{source}: YAML nested too deeply") from err
     except ValueError as err:  # an integer of more digits than int() converts (4300)
-        raise RigError(f"{source}: invalid YAML ({" ".join(str(err).split())})") from err
+        raise RigError(f"{source}: invalid YAML ({' '.join(str(err).split())})") from err
     raw = check.mapping(doc, "", {"rig", "site", "description", "robot", "fps", "streams", "sync", "drivers"},
                         {"rig", "site", "robot", "fps", "streams"})
     robot = _parse_robot(check, raw["robot"])

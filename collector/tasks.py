@@ -102,7 +102,7 @@ def parse_catalogue(text: str, source: str = "<tasks>") -> TaskCatalogue:
     except RecursionError as err:  # nesting deeper than the parser's recursion limit
         raise TaskCatalogueError(f"{source}: YAML nested too deeply") from err
     except ValueError as err:  # an integer of more digits than int() converts (4300)
-        raise TaskCatalogueError(f"{source}: invalid YAML ({" ".join(str(err).split())})") from err
+        raise TaskCatalogueError(f"{source}: invalid YAML ({' '.join(str(err).split())})") from err
     if not isinstance(doc, dict):
         raise _fail(source, "(top level)", f"expected a mapping, got {_show(doc)}")
     for key in doc:
