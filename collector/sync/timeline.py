@@ -275,7 +275,7 @@ def episode_rig(episode: str | Path) -> Rig:
                 source = f"{path}:rig_profile.yaml"
                 try:
                     text = attachment.data.decode("utf-8")
-                except UnicodeDecodeError as err:  # MCAP readers do not check attachment CRCs
+                except UnicodeDecodeError as err:  # an attachment written with CRC 0 goes unchecked
                     raise RigError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") from err
                 return parse_rig(text, source=source)
     return load_rig(read_episode_info(path).rig)

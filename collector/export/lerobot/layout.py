@@ -172,11 +172,8 @@ def check_files_before_append(root: Path, info: dict) -> None:
     pattern = info.get("video_path") or VIDEO_PATH
     columns = [f"videos/{key}/{part}" for key in keys for part in ("chunk_index", "file_index")]
     names: set[str] = set()
-    for table in read_tables(root / "meta" / "episodes", columns=None) if keys else []:
-        missing = [c for c in columns if c not in table.column_names]
-        if missing:
-            raise ExportError(f"{root}: meta/episodes lacks {missing[0]}; run `collector validate` on it")
-        rows = table.select(columns).to_pylist()
+    for path in parquet_files(root / "meta" / "episodes") if keys else []:
+        rows = _read_columns(path, columns, root).to_pylist()
         names.update(pattern.format(video_key=key, chunk_index=row[f"videos/{key}/chunk_index"],
                                     file_index=row[f"videos/{key}/file_index"]) for row in rows for key in keys)
     sizes = _manifest_sizes(root)
@@ -192,13 +189,33 @@ def check_files_before_append(root: Path, info: dict) -> None:
                               f"(run `collector validate` on it)")
 
 
+def _read_columns(path: Path, columns: list[str], root: Path):
+    """Only ``columns`` of one episodes file (the stats columns are most of it).
+
+    Raises:
+        ExportError: the file is not readable parquet, or lacks one of ``columns``.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises several types for bad files
+        raise ExportError(f"{path}: not readable parquet ({err})") from err
+    missing = [c for c in columns if c not in file.schema_arrow.names]
+    if missing:
+        raise ExportError(f"{root}: meta/episodes lacks {missing[0]}; run `collector validate` on it")
+    return file.read(columns=columns)
+
+
 def _manifest_sizes(root: Path) -> dict[str, int]:
     """File sizes listed in the dataset's provenance manifest ({} without a readable one)."""
+    from collector.export.provenance import ProvenanceError, read_manifest
+
     try:
-        data = json.loads((root / MANIFEST_PATH).read_text(encoding="utf-8"))
-        return {f["path"]: f["size"] for f in data["files"] if isinstance(f.get("size"), int)}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        files = read_manifest(root / MANIFEST_PATH)["files"]
+    except ProvenanceError:
         return {}
+    return {f["path"]: f["size"] for f in files if isinstance(f.get("size"), int)}
 
 
 def parquet_files(folder: Path) -> list[Path]:

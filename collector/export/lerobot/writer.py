@@ -79,7 +79,7 @@ class LeRobotWriter(DatasetWriter):
     """
 
     appends = True
-    MANIFEST = "meta/provenance.json"
+    MANIFEST = layout.MANIFEST_PATH
     OPTIONS = {"vcodec": "av1", "crf": 30, "gop": 2, "preset": 12, "invalid": "trim",
                "repo_id": None, "license": "apache-2.0", "robot_type": None, "blur_faces": False}
 
