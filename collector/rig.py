@@ -30,7 +30,7 @@ from collector.errors import BagError, CollectorError, RigError
 from collector.paths import data_path
 
 ROLES = ("camera", "depth", "joint_state", "gripper", "hand", "imu", "wrench", "tactile", "action")
-CLOCKS = ("header", "receive")
+CLOCKS = ("header", "device", "receive")
 JOINT_GROUPS = ("left_arm", "right_arm", "waist", "head", "legs")
 END_EFFECTOR_TYPES = ("parallel_gripper", "dexterous_hand")
 IMAGE_ROLES = ("camera", "depth", "tactile")
@@ -122,14 +122,25 @@ class Robot:
 class Stream:
     """One recorded topic.
 
-    ``rate_hz`` is the nominal publish rate; ``clock`` says which time sync
-    trusts (``header``: the sensor's ``header.stamp``; ``receive``: the time
-    the recorder received it). Image roles carry ``width``, ``height`` and
-    ``encoding``; joint roles carry ``joints`` (names as in the message).
+    ``rate_hz`` is the nominal publish rate; ``clock`` says which clock the
+    ``header.stamp`` is on:
+
+    * ``header``: the recording host's clock or one synchronised to it (PTP,
+      chrony), the usual ROS case. Sync uses the stamp exactly as it is and
+      measures the transport latency (receive - stamp); a stamp that proves the
+      clock is not synchronised (see :class:`SyncLimits`) makes sync fit it as a
+      device clock, with a warning, or refuse it.
+    * ``device``: the sensor's own clock (a camera's hardware clock, a controller
+      that is not synchronised); sync fits its offset and drift.
+    * ``receive``: no usable stamp; the receive time (minus ``latency_ms``) is used.
+
+    Image roles carry ``width``, ``height`` and ``encoding``; joint roles carry
+    ``joints`` (names as in the message).
 
     Optional sync settings: ``latency_ms`` is the known constant minimum
-    delay from capture to receive (ms, >= 0; sync subtracts it, it cannot be
-    observed); ``policy`` overrides the role's resampling policy (one of
+    delay from capture to receive (ms, >= 0) of a ``device`` or ``receive``
+    clock: it cannot be observed there, so sync subtracts it (a ``header`` clock's
+    latency is measured, never applied); ``policy`` overrides the role's resampling policy (one of
     :data:`ROLE_SYNC_POLICIES` for the role); ``tolerance_ms`` bounds how far
     a ``nearest`` sample may be from a frame, or how old a ``hold`` sample may
     be; ``max_gap_ms`` is the widest bracket ``linear``/``slerp`` interpolate
@@ -166,6 +177,8 @@ class Stream:
 
 
 ON_VIOLATION = ("refuse", "mark")
+ON_UNSYNCHRONISED = ("fit", "refuse")
+DURATION_LIMITS = ("max_gap_ms", "max_skew_ms", "clock_tolerance_ms", "max_latency_ms", "jump_ms", "stale_ms")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,8 +187,20 @@ class SyncLimits:
 
     Attributes:
         max_gap_ms: longest hole (ms) a required stream may have inside the episode.
-        max_skew_ms: largest |clock offset| (ms) of a header-clock stream to the
-            reference (receive) clock, over the whole episode.
+        max_skew_ms: largest |clock offset| (ms), over the whole episode, of a
+            stream declared ``clock: header`` that sync had to fit because its
+            stamps proved it unsynchronised (a ``device`` clock may sit at any
+            offset; its jumps are split and fitted, not limited).
+        clock_tolerance_ms: a ``header`` stamp later than its receive time by more
+            than this (ms) proves the stamp's clock is not synchronised with the
+            recording host (PTP/chrony keep them within about a millisecond).
+        max_latency_ms: a ``header`` stream whose median latency (receive - stamp,
+            per clock segment) exceeds this (ms) is taken for an unsynchronised
+            clock, not a slow transport; it is also the limit above which the
+            recorder and the sync report warn about latency.
+        on_unsynchronised: what sync does with a ``header`` stream whose stamps
+            prove it unsynchronised: ``"fit"`` it as a device clock (offset and
+            drift, with a warning naming the evidence) or ``"refuse"`` the episode.
         max_invalid_fraction: share of grid frames (0..1) a required stream may
             have no valid sample for.
         jump_ms: a sustained step in ``receive - stamp`` larger than this (ms) is
@@ -194,6 +219,9 @@ class SyncLimits:
 
     max_gap_ms: float = 200.0
     max_skew_ms: float = 100.0
+    clock_tolerance_ms: float = 5.0
+    max_latency_ms: float = 500.0
+    on_unsynchronised: str = "fit"
     max_invalid_fraction: float = 0.02
     jump_ms: float = 50.0
     stale_ms: float = 1000.0
@@ -201,7 +229,7 @@ class SyncLimits:
     on_violation: str = "refuse"
 
     def __post_init__(self) -> None:
-        for name in ("max_gap_ms", "max_skew_ms", "jump_ms", "stale_ms"):
+        for name in DURATION_LIMITS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise RigError(f"sync.{name}: expected a positive number, got {_show(value)}")
@@ -210,6 +238,9 @@ class SyncLimits:
             raise RigError(f"sync.max_invalid_fraction: expected a number in [0, 1], got {_show(fraction)}")
         if self.on_violation not in ON_VIOLATION:
             raise RigError(f"sync.on_violation: expected one of {', '.join(ON_VIOLATION)}, got {_show(self.on_violation)}")
+        if self.on_unsynchronised not in ON_UNSYNCHRONISED:
+            raise RigError(f"sync.on_unsynchronised: expected one of {', '.join(ON_UNSYNCHRONISED)}, "
+                           f"got {_show(self.on_unsynchronised)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -582,7 +613,7 @@ def _parse_drivers(check: _Checker, value: Any, streams: tuple[Stream, ...]) -> 
 def _parse_sync(check: _Checker, value: Any) -> SyncLimits:
     raw = check.mapping(value if value is not None else {}, "sync", set(SyncLimits.__dataclass_fields__), set())
     fields: dict[str, Any] = {}
-    for name in ("max_gap_ms", "max_skew_ms", "jump_ms", "stale_ms"):
+    for name in DURATION_LIMITS:
         if name in raw:
             fields[name] = check.duration_ms(raw[name], f"sync.{name}")
     if "max_invalid_fraction" in raw:
@@ -594,6 +625,9 @@ def _parse_sync(check: _Checker, value: Any) -> SyncLimits:
         fields["regularize"] = check.boolean(raw["regularize"], "sync.regularize")
     if "on_violation" in raw:
         fields["on_violation"] = check.string(raw["on_violation"], "sync.on_violation", choices=ON_VIOLATION)
+    if "on_unsynchronised" in raw:
+        fields["on_unsynchronised"] = check.string(raw["on_unsynchronised"], "sync.on_unsynchronised",
+                                                   choices=ON_UNSYNCHRONISED)
     return SyncLimits(**fields)
 
 

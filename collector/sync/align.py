@@ -123,6 +123,7 @@ def _summary(timeline: StreamTimeline, config: StreamSyncConfig, estimate: Strea
         error_max_ns=float(errors.max()) if len(errors) else 0.0,
         bracket_gap_max_ns=int(alignment.bracket_gap_ns[valid].max()) if valid.any() else 0,
         bad_messages=int(estimate.bad.sum()) if estimate.bad is not None else 0, reordered=estimate.reordered,
+        clock=fit.clock, declared=fit.declared, latency=fit.latency,
     )
 
 
@@ -153,7 +154,8 @@ def _align_stream(timeline: StreamTimeline, config: StreamSyncConfig, estimate: 
         limit_ns=config.limit_ns, valid=valid, i0=i0, i1=i1, weight=alignment.weight,
         source_time_ns=alignment.source_time_ns, alignment_error_ns=alignment.error_ns,
         bracket_gap_ns=alignment.bracket_gap_ns, values=policy.resample(values, final) if values else {},
-        names=timeline.names, message_time_ns=estimate.times_ns, message_used=estimate.used,
+        names=timeline.names, message_time_ns=estimate.times_ns, message_receive_ns=timeline.receive_ns,
+        message_used=estimate.used,
         summary=_summary(timeline, config, estimate, valid, alignment.valid, final),
     ), found
 
@@ -210,11 +212,21 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
             ``sync.max_gap_ms``, a clock offset over ``sync.max_skew_ms``, messages
             with bad content (NaN/inf values, an image whose encoding or size is not
             the rig's or whose data is not ``step * height`` bytes) or more than
-            ``sync.max_invalid_fraction`` invalid frames. The message names the
-            stream, the time (s from the episode start) and the reason.
+            ``sync.max_invalid_fraction`` invalid frames, or (``sync.on_unsynchronised:
+            refuse``) a header clock whose stamps are not on the host's clock. The
+            message names the episode, the stream, the time (s from the episode
+            start) and the reason.
         BagError, RigError, EpisodeError: the episode or its rig cannot be read.
         ValueError: in-memory timelines without a rig, a role mismatch, or a bad fps.
     """
+    try:
+        return _synchronize(source, rig, fps=fps, keep=keep, streams=streams)
+    except SyncError as err:
+        raise err.in_episode(str(source) if isinstance(source, (str, Path)) else "") from None
+
+
+def _synchronize(source, rig: Rig | None, *, fps: float | None, keep: bool | None,
+                 streams: Iterable[str] | None) -> SyncResult:
     timelines, rig, episode = _timelines(source, rig, streams)
     fps = rig.fps if fps is None else fps
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf"):
@@ -265,4 +277,4 @@ def synchronize(source, rig: Rig | None = None, *, fps: float | None = None, kee
     return SyncResult(rig=rig.rig, episode=episode, fps=fps, t0_ns=int(grid[0]) if len(grid) else start,
                       grid_ns=grid, origin_ns=origin_ns, streams=aligned,
                       clocks={name: estimates[name].fit for name in configs}, warnings=tuple(warnings),
-                      violations=tuple(violations))
+                      violations=tuple(violations), max_latency_ms=limits.max_latency_ms)

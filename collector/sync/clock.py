@@ -1,31 +1,43 @@
-"""Clock models: how a stream's ``header.stamp`` clock relates to the reference clock.
+"""Clock models: how a stream's ``header.stamp`` relates to the reference clock.
 
-The reference clock is the recording host's receive clock (MCAP log time); every
-receive time is on it. For a header-clock stream, message ``i`` satisfies::
+The reference clock is the recording host's clock; every receive time (MCAP log
+time) is on it. A rig stream declares which clock its stamps are on:
 
-    stamp_i   = true_i + offset + drift * (true_i - anchor) + jitter_i
-    receive_i = true_i + latency + excess_i          (excess_i >= 0, a positive tail)
+``header``
+    the host's clock or one synchronised to it (PTP, chrony). The stamp is the
+    capture time, used exactly as it is: nothing is fitted. The transport latency
+    ``receive - stamp`` is measured and reported, never applied. Evidence that the
+    clock is not synchronised (:mod:`collector.sync.trust`) makes sync fit it as a
+    device clock instead.
+``device``
+    the sensor's own clock. For message ``i``::
 
-``latency`` (the constant minimum delay) cannot be observed; it is a known value
-from the rig (``latency_ms``, default 0). :func:`fit_clock` estimates ``offset``
-(ns, stream clock minus reference clock: positive means the stream's clock is
-ahead) and ``drift`` (ppm) robustly over the whole episode:
+        stamp_i   = true_i + offset + drift * (true_i - anchor) + jitter_i
+        receive_i = true_i + latency + excess_i          (excess_i >= 0, a positive tail)
 
-1. clock jumps: a sustained step in ``stamp - receive`` (running medians left and
-   right of each message) larger than the jump threshold and 5x the noise splits
-   the stream into segments, fitted separately;
-2. periodic capture: sensors capture every ``period``. When the capture sequence
-   can be recovered unambiguously (from the stamps, else from the receive times)
-   stamps are replaced by the fitted ``phase + seq * period`` so the stamp jitter
-   (timestamping noise) does not enter the estimate;
-3. per window (~1 s) the message with the least latency (largest
-   ``stamp - receive``) is taken and a Theil-Sen line, refined by least squares
-   on its inliers, is fitted through those points: the line is
-   ``offset + drift * (t - anchor)``.
+    ``latency`` (the constant minimum delay) cannot be observed; it is a known
+    value from the rig (``latency_ms``, default 0). :func:`fit_clock` estimates
+    ``offset`` (ns, stream clock minus reference clock: positive means the
+    stream's clock is ahead) and ``drift`` (ppm) robustly over the whole episode:
 
-Streams whose stamps cannot be regularised use the window median instead of the
-maximum, which keeps symmetric stamp jitter out of the estimate but lets the
-median latency excess in as a small bias of the offset.
+    1. clock jumps: a sustained step in ``stamp - receive`` (running medians left
+       and right of each message) larger than the jump threshold and 5x the noise
+       splits the stream into segments, fitted separately;
+    2. periodic capture: sensors capture every ``period``. When the capture
+       sequence can be recovered unambiguously (from the stamps, else from the
+       receive times) stamps are replaced by the fitted ``phase + seq * period``
+       so the stamp jitter (timestamping noise) does not enter the estimate;
+    3. per window (~1 s) the message with the least latency (largest
+       ``stamp - receive``) is taken and a Theil-Sen line, refined by least
+       squares on its inliers, is fitted through those points: the line is
+       ``offset + drift * (t - anchor)``. The drift is kept only where the data
+       support it (:func:`~collector.sync.robust.envelope_line`).
+
+    Streams whose stamps cannot be regularised use the window median instead of
+    the maximum, which keeps symmetric stamp jitter out of the estimate but lets
+    the median latency excess in as a small bias of the offset.
+``receive``
+    no usable stamp: the receive time minus the rig's known latency.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from collector.sync.jumps import find_jumps
+from collector.sync.latency import LatencyStats
 from collector.sync.robust import envelope, envelope_line, fit_line, robust_sigma
 from collector.sync.sequence import ambiguous_slots, recover_sequence
 
@@ -119,24 +132,39 @@ class ClockSegment:
 class ClockFit:
     """How to turn a stream's messages into source times on the reference clock.
 
-    ``clock`` is the clock actually used: ``header`` (stamps mapped through the
-    segments) or ``receive`` (receive time minus ``latency_ns``); ``fallback`` is
-    True when the stream declared ``header`` but its stamps were unusable.
-    The summary properties describe the segment covering the most messages.
+    ``clock`` is the clock actually used: ``header`` (trusted stamps, used as
+    they are), ``device`` (stamps mapped through the fitted segments) or
+    ``receive`` (receive time minus ``latency_ns``). ``declared`` is what the rig
+    says; ``evidence`` says why a declared ``header`` clock was fitted as a device
+    clock (its stamps proved it unsynchronised), and ``fallback`` is True when a
+    stamped clock's stamps were unusable and receive times were used instead.
+    ``latency`` is the per-message latency (measured for a trusted header clock,
+    estimated for a device clock). The summary properties describe the segment
+    covering the most messages (0 for the header and receive clocks).
     """
 
     stream: str
     clock: str
+    declared: str = ""
     latency_ns: int = 0
     segments: tuple[ClockSegment, ...] = ()
     jumps: tuple[ClockJump, ...] = ()
     fallback: bool = False
+    evidence: str | None = None
+    latency: LatencyStats | None = None
 
     def __post_init__(self) -> None:
-        if self.clock not in ("header", "receive"):
-            raise ValueError(f"ClockFit({self.stream}).clock={self.clock!r} is not 'header' or 'receive'")
-        if self.clock == "header" and not self.segments:
-            raise ValueError(f"ClockFit({self.stream}): a header clock needs at least one segment")
+        if self.clock not in ("header", "device", "receive"):
+            raise ValueError(f"ClockFit({self.stream}).clock={self.clock!r} is not 'header', 'device' or 'receive'")
+        if self.clock == "device" and not self.segments:
+            raise ValueError(f"ClockFit({self.stream}): a device clock needs at least one segment")
+        if not self.declared:
+            object.__setattr__(self, "declared", self.clock)
+
+    @property
+    def fitted(self) -> bool:
+        """True when offset and drift were fitted (a device clock, declared or not)."""
+        return self.clock == "device"
 
     @property
     def main(self) -> ClockSegment | None:
@@ -144,7 +172,7 @@ class ClockFit:
 
     @property
     def offset_ns(self) -> float:
-        """Offset (ns) of the main segment at its anchor; 0 for the receive clock."""
+        """Offset (ns) of the main segment at its anchor; 0 for the header and receive clocks."""
         return self.main.offset_ns if self.main else 0.0
 
     @property
@@ -166,7 +194,7 @@ class ClockFit:
         return sum(s.missing for s in self.segments)
 
     def max_skew_ns(self) -> float:
-        """Largest |offset| (ns) over every segment's span; 0 for the receive clock."""
+        """Largest |offset| (ns) over every segment's span; 0 unless fitted."""
         skew = 0.0
         for seg in self.segments:
             skew = max(skew, abs(float(seg.offset_at(seg.start_ns))), abs(float(seg.offset_at(seg.end_ns))))
@@ -176,13 +204,20 @@ class ClockFit:
         """Estimated capture times (int64 ns, reference clock) of the messages.
 
         ``receive_ns`` and ``stamp_ns`` are the arrays the fit was made on. A
-        zero stamp (no header time) falls back to its receive time minus latency.
+        trusted header stamp is the capture time itself. A zero stamp (no header
+        time) falls back to its receive time minus the latency: the measured
+        median for a header clock, the rig's known latency otherwise.
         """
         receive_ns = np.asarray(receive_ns, dtype=np.int64)
-        fallback = receive_ns - self.latency_ns
+        if self.clock == "header" and self.latency is not None:
+            fallback = receive_ns - int(round(self.latency.median_ns))
+        else:
+            fallback = receive_ns - self.latency_ns
         if self.clock == "receive":
             return fallback
         stamp_ns = np.asarray(stamp_ns, dtype=np.int64)
+        if self.clock == "header":
+            return np.where(stamp_ns != 0, stamp_ns, fallback)
         out = fallback.copy()
         for seg in self.segments:
             part = slice(seg.start, seg.stop)
@@ -193,10 +228,11 @@ class ClockFit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "stream": self.stream, "clock": self.clock, "fallback": self.fallback,
-            "latency_ms": self.latency_ns / 1e6, "offset_ms": round(self.offset_ns / 1e6, 6),
-            "drift_ppm": round(self.drift_ppm, 3), "jitter_ms": round(self.jitter_ns / 1e6, 6),
-            "regular": self.regular, "missing": self.missing,
+            "stream": self.stream, "clock": self.clock, "declared": self.declared, "fallback": self.fallback,
+            "evidence": self.evidence, "latency_ms": self.latency_ns / 1e6,
+            "latency": self.latency.to_dict() if self.latency else None,
+            "offset_ms": round(self.offset_ns / 1e6, 6), "drift_ppm": round(self.drift_ppm, 3),
+            "jitter_ms": round(self.jitter_ns / 1e6, 6), "regular": self.regular, "missing": self.missing,
             "segments": [s.to_dict() for s in self.segments], "jumps": [j.to_dict() for j in self.jumps],
         }
 
@@ -245,6 +281,19 @@ def _fit_segment(receive_ns, stamp_ns, latency_ns, *, start, stop, used, window_
     return ClockSegment(offset_ns=offset, drift_ppm=drift * 1e6, jitter_ns=jitter, **common)
 
 
+def jump_window(period_ns: float) -> int:
+    """Messages on each side of a candidate clock jump (about half a second, 5..100)."""
+    return int(np.clip(round(0.5e9 / period_ns), MIN_WINDOW_MESSAGES, 100))
+
+
+def find_clock_jumps(receive_ns: np.ndarray, stamp_ns: np.ndarray, used: np.ndarray, *, period_ns: float,
+                     jump_threshold_ns: float) -> list[int]:
+    """Positions (into the stream's arrays) of the first message after each clock jump."""
+    index = np.flatnonzero(used)
+    skew = (stamp_ns[index] - receive_ns[index]).astype(np.float64)
+    return [int(index[k]) for k in find_jumps(skew, window=jump_window(period_ns), threshold_ns=jump_threshold_ns)]
+
+
 def fit_clock(
     receive_ns: np.ndarray,
     stamp_ns: np.ndarray,
@@ -256,8 +305,10 @@ def fit_clock(
     jump_threshold_ns: float = 50e6,
     window_ns: float = 1e9,
     regularize: bool = True,
+    declared: str = "device",
+    evidence: str | None = None,
 ) -> ClockFit:
-    """Fit a header clock to the reference clock over a whole stream.
+    """Fit a device clock to the reference clock over a whole stream.
 
     Args:
         receive_ns: receive times (int ns, reference clock), message order.
@@ -269,9 +320,11 @@ def fit_clock(
         jump_threshold_ns: smallest step (ns) taken for a clock jump.
         window_ns: envelope window (ns); at least 5 messages per window.
         regularize: allow the periodic capture model.
+        declared: the clock the rig declared (``device``, or ``header`` when its
+            stamps proved it unsynchronised: ``evidence`` says how).
 
     Returns:
-        A :class:`ClockFit` with ``clock="header"``, or ``clock="receive"`` and
+        A :class:`ClockFit` with ``clock="device"``, or ``clock="receive"`` and
         ``fallback=True`` when fewer than two messages have usable stamps.
 
     Raises:
@@ -286,10 +339,9 @@ def fit_clock(
     used = (stamp_ns != 0) if used is None else (np.asarray(used, dtype=bool) & (stamp_ns != 0))
     index = np.flatnonzero(used)
     if len(index) < 2:
-        return ClockFit(stream=stream, clock="receive", latency_ns=latency_ns, fallback=True)
-    window = int(np.clip(round(0.5e9 / period_ns), MIN_WINDOW_MESSAGES, 100))
-    skew = (stamp_ns[index] - receive_ns[index]).astype(np.float64)
-    cuts = [int(index[k]) for k in find_jumps(skew, window=window, threshold_ns=jump_threshold_ns)]
+        return ClockFit(stream=stream, clock="receive", declared=declared, latency_ns=latency_ns, fallback=True,
+                        evidence=evidence)
+    cuts = find_clock_jumps(receive_ns, stamp_ns, used, period_ns=period_ns, jump_threshold_ns=jump_threshold_ns)
     bounds = [0, *cuts, len(receive_ns)]
     span = max(float(receive_ns[index[-1]] - receive_ns[index[0]]), 1.0)
     window_ns = max(window_ns, MIN_WINDOW_MESSAGES * period_ns, span / 300)
@@ -304,4 +356,5 @@ def fit_clock(
                   - float(before.offset_at(receive_ns[cut] - latency_ns)))
         for cut, before, after in zip(cuts, segments[:-1], segments[1:])
     )
-    return ClockFit(stream=stream, clock="header", latency_ns=latency_ns, segments=segments, jumps=jumps)
+    return ClockFit(stream=stream, clock="device", declared=declared, latency_ns=latency_ns, segments=segments,
+                    jumps=jumps, evidence=evidence)

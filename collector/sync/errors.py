@@ -10,19 +10,27 @@ from collector.errors import CollectorError
 class SyncError(CollectorError):
     """An episode cannot be synchronised within the rig's limits.
 
-    The message names the stream, the time (s from the episode start, the first
-    receive time of any message) and the reason, on one line, e.g.
-    ``head_rgb: at t=12.345 s: gap of 0.412 s exceeds sync.max_gap_ms=200``.
-    ``stream``, ``time_s`` (None when no single time applies) and ``reason`` hold
-    the parts.
+    The message names the episode (when synchronising one from disk), the stream,
+    the time (s from the episode start, the first receive time of any message) and
+    the reason, on one line, e.g. ``episodes/ep_003: head_rgb: at t=12.345 s: gap of
+    0.412 s exceeds sync.max_gap_ms=200``. ``episode`` ("" for in-memory
+    timelines), ``stream``, ``time_s`` (None when no single time applies) and
+    ``reason`` hold the parts.
     """
 
-    def __init__(self, stream: str, time_s: float | None, reason: str):
+    def __init__(self, stream: str, time_s: float | None, reason: str, *, episode: str = ""):
         self.stream = stream
         self.time_s = time_s
         self.reason = reason
+        self.episode = episode
         where = "" if time_s is None else f" at t={time_s:.3f} s:"
-        super().__init__(f"{stream}:{where} {reason}")
+        super().__init__(f"{episode + ': ' if episode else ''}{stream}:{where} {reason}")
+
+    def in_episode(self, episode: str) -> SyncError:
+        """The same error, its message prefixed with the episode (unless it names one already)."""
+        if self.episode or not episode:
+            return self
+        return SyncError(self.stream, self.time_s, self.reason, episode=episode)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +41,8 @@ class SyncWarning:
         stream: the stream concerned.
         code: machine-readable kind (``zero_stamp``, ``stale_latched``,
             ``clock_jump``, ``irregular``, ``few_messages``, ``reordered``,
+            ``unsynchronised`` (a header clock fitted as a device clock),
+            ``latency`` (messages later than ``sync.max_latency_ms``),
             ``trimmed``, ``limit_<kind>`` for a stream that is not required,
             ``kept``).
         message: one human-readable line.
@@ -57,7 +67,7 @@ class SyncViolation:
     """
 
     stream: str
-    kind: str  # "gap", "skew", "content" (bad data inside messages) or "invalid"
+    kind: str  # "gap", "skew", "clock" (unsynchronised, refused by policy), "content" (bad data) or "invalid"
     reason: str
     time_ns: int | None
     frames: int = 0

@@ -9,17 +9,20 @@ something:
   episode) are dropped: leading messages timed more than ``sync.stale_ms``
   before the first message of every other stream and followed by a hole longer
   than that (see :func:`find_stale`);
-* a header-clock stream whose stamps are mostly 0 falls back to its receive
-  times; single zero stamps are timed by their receive time;
-* the clock fit (:func:`~collector.sync.clock.fit_clock`) maps the rest onto the
-  reference clock; messages that arrived after a newer one (header stamps out of
-  receive order: a late message, two publishers) are timed by their stamps, so
-  they take their place in capture order, and are counted (``reordered``).
+* a stamped stream whose stamps are mostly 0 falls back to its receive times;
+  single zero stamps are timed by their receive time;
+* a ``header`` clock is trusted (stamps used as they are, latency measured)
+  unless its stamps prove it unsynchronised (:mod:`collector.sync.trust`): then,
+  and for a ``device`` clock, the clock fit (:func:`~collector.sync.clock.fit_clock`)
+  maps the stamps onto the reference clock; messages that arrived after a newer
+  one (header stamps out of receive order: a late message, two publishers) are
+  timed by their stamps, so they take their place in capture order, and are
+  counted (``reordered``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
@@ -28,7 +31,9 @@ from collector.rig import SyncLimits
 from collector.sync.clock import ClockFit, fit_clock
 from collector.sync.config import NS_PER_MS, StreamSyncConfig
 from collector.sync.errors import SyncWarning
+from collector.sync.latency import latency_stats
 from collector.sync.timeline import StreamTimeline
+from collector.sync.trust import unsynchronised_evidence
 
 ZERO_STAMP_FALLBACK_SHARE = 0.5
 
@@ -111,39 +116,81 @@ def estimate_stream(timeline: StreamTimeline, config: StreamSyncConfig, limits: 
                                             f"than {limits.stale_ms:g} ms before the other streams started"))
     zero = (timeline.stamp_ns == 0) & used
     zeros = int(zero.sum())
-    wants_header = config.clock == "header"
-    if wants_header and zeros > ZERO_STAMP_FALLBACK_SHARE * max(int(used.sum()), 1):
+    stamped_clock = config.clock in ("header", "device")
+    if stamped_clock and zeros > ZERO_STAMP_FALLBACK_SHARE * max(int(used.sum()), 1):
         warnings.append(SyncWarning(stream=name, code="zero_stamp",
                                     message=f"{name}: {zeros} of {int(used.sum())} header stamps are 0; "
                                             "using receive time minus latency for the whole stream"))
-        wants_header = False
-    elif wants_header and zeros:
+        stamped_clock = False
+    elif stamped_clock and zeros:
         first = int(np.flatnonzero(zero)[0])
         warnings.append(SyncWarning(stream=name, code="zero_stamp", time_ns=int(timeline.receive_ns[first]),
                                     message=f"{name}: {zeros} message(s) with header stamp 0 timed by receive time"))
-    if wants_header:
-        fit = fit_clock(timeline.receive_ns, timeline.stamp_ns, stream=name, period_ns=config.period_ns,
-                        latency_ns=config.latency_ns, used=used, jump_threshold_ns=limits.jump_ms * NS_PER_MS,
-                        regularize=limits.regularize)
-        if fit.fallback:
-            warnings.append(SyncWarning(stream=name, code="few_messages",
-                                        message=f"{name}: fewer than 2 stamped messages; using receive time"))
-        if limits.regularize and fit.clock == "header" and not fit.regular and used.sum() >= 5:
-            warnings.append(SyncWarning(stream=name, code="irregular",
-                                        message=f"{name}: capture sequence not recoverable (stamp jitter "
-                                                f"{fit.jitter_ns / 1e6:.3f} ms); source times keep stamp jitter"))
-        for jump in fit.jumps:
-            warnings.append(SyncWarning(stream=name, code="clock_jump", time_ns=jump.time_ns,
-                                        message=f"{name}: clock jumps by {jump.step_ns / 1e6:+.3f} ms at message "
-                                                f"{jump.index}; fitted in {len(fit.segments)} segments"))
+    if not stamped_clock:
+        fit = ClockFit(stream=name, clock="receive", declared=config.clock, latency_ns=config.latency_ns,
+                       fallback=config.clock != "receive")
     else:
-        fit = ClockFit(stream=name, clock="receive", latency_ns=config.latency_ns,
-                       fallback=config.clock == "header")
-    reordered = count_reordered(timeline.stamp_ns, used, fit.jumps) if fit.clock == "header" else 0
+        fit = _stamped_fit(timeline, config, limits, used, warnings)
+    reordered = count_reordered(timeline.stamp_ns, used, fit.jumps) if fit.clock != "receive" else 0
     if reordered:
         warnings.append(SyncWarning(stream=name, code="reordered",
                                     message=f"{name}: {reordered} message(s) arrived after a newer one (header "
                                             "stamps out of receive order); placed by their stamps"))
     times = fit.source_times(timeline.receive_ns, timeline.stamp_ns)
+    if fit.clock == "device":  # how far each message arrived after the fitted capture time
+        stamped = used & (timeline.stamp_ns != 0)
+        fit = replace(fit, latency=latency_stats(timeline.receive_ns[stamped] - times[stamped], measured=False))
     return StreamEstimate(fit=fit, times_ns=times, used=used, stale=int(stale.sum()), zero_stamps=zeros,
                           bad=bad, reordered=reordered), warnings
+
+
+def _stamped_fit(timeline: StreamTimeline, config: StreamSyncConfig, limits: SyncLimits, used: np.ndarray,
+                 warnings: list[SyncWarning]) -> ClockFit:
+    """The clock of a stream with stamps: trusted as it is (``header``) or fitted (``device``).
+
+    A declared ``header`` clock whose stamps prove it unsynchronised is fitted as a
+    device clock, with a ``unsynchronised`` warning naming the evidence.
+    """
+    name = config.name
+    stamped = used & (timeline.stamp_ns != 0)
+    evidence = None
+    if config.clock == "header":
+        evidence = unsynchronised_evidence(timeline.receive_ns, timeline.stamp_ns, stamped,
+                                           period_ns=config.period_ns, limits=limits)
+        if evidence is None:
+            measured = timeline.receive_ns[stamped] - timeline.stamp_ns[stamped]
+            if len(measured) < 2:
+                warnings.append(SyncWarning(stream=name, code="few_messages",
+                                            message=f"{name}: fewer than 2 stamped messages; using receive time"))
+                return ClockFit(stream=name, clock="receive", declared="header", latency_ns=config.latency_ns,
+                                fallback=True)
+            latency = latency_stats(measured, measured=True)
+            late = measured > limits.max_latency_ms * NS_PER_MS
+            if late.any():  # bursts: the clock is fine (the median is), the transport was not
+                warnings.append(SyncWarning(
+                    stream=name, code="latency", time_ns=int(timeline.receive_ns[stamped][late][0]),
+                    message=f"{name}: {int(late.sum())} message(s) arrived more than "
+                            f"sync.max_latency_ms={limits.max_latency_ms:g} after their stamps "
+                            f"(up to {latency.max_ns / 1e6:.1f} ms)"))
+            return ClockFit(stream=name, clock="header", latency_ns=config.latency_ns, latency=latency)
+        first = int(np.flatnonzero(stamped)[0])
+        action = ("refused by sync.on_unsynchronised=refuse" if limits.on_unsynchronised == "refuse"
+                  else "fitted as a device clock (offset and drift)")
+        warnings.append(SyncWarning(stream=name, code="unsynchronised", time_ns=int(timeline.receive_ns[first]),
+                                    message=f"{name}: declared clock: header, but its stamps are not on the "
+                                            f"recording host's clock: {evidence}; {action}"))
+    fit = fit_clock(timeline.receive_ns, timeline.stamp_ns, stream=name, period_ns=config.period_ns,
+                    latency_ns=config.latency_ns, used=used, jump_threshold_ns=limits.jump_ms * NS_PER_MS,
+                    regularize=limits.regularize, declared=config.clock, evidence=evidence)
+    if fit.fallback:
+        warnings.append(SyncWarning(stream=name, code="few_messages",
+                                    message=f"{name}: fewer than 2 stamped messages; using receive time"))
+    if limits.regularize and fit.clock == "device" and not fit.regular and used.sum() >= 5:
+        warnings.append(SyncWarning(stream=name, code="irregular",
+                                    message=f"{name}: capture sequence not recoverable (stamp jitter "
+                                            f"{fit.jitter_ns / 1e6:.3f} ms); source times keep stamp jitter"))
+    for jump in fit.jumps:
+        warnings.append(SyncWarning(stream=name, code="clock_jump", time_ns=jump.time_ns,
+                                    message=f"{name}: clock jumps by {jump.step_ns / 1e6:+.3f} ms at message "
+                                            f"{jump.index}; fitted in {len(fit.segments)} segments"))
+    return fit

@@ -1,4 +1,5 @@
-"""The rig's limits (``sync:`` block): gaps, clock skew, bad content and invalid frames of required streams.
+"""The rig's limits (``sync:`` block): gaps, clock skew (of an unsynchronised header clock), bad content and
+invalid frames of required streams.
 
 Each check returns :class:`~collector.sync.errors.SyncViolation` records and the
 frames it marks invalid; :func:`~collector.sync.align.synchronize` refuses the
@@ -47,9 +48,21 @@ def check_gaps(name: str, times_ns: np.ndarray, grid_ns: np.ndarray, limits: Syn
 
 def check_skew(name: str, fit: ClockFit, grid_ns: np.ndarray, limits: SyncLimits,
                origin_ns: int) -> tuple[list[SyncViolation], np.ndarray]:
-    """Frames where the stream's clock offset exceeds ``max_skew_ms`` (header clocks only)."""
+    """Frames where the offset of a declared ``header`` clock that had to be fitted exceeds
+    ``max_skew_ms``; with ``sync.on_unsynchronised: refuse``, every frame of such a stream.
+
+    A declared ``device`` clock may sit at any offset: it is not checked.
+    """
     marked = np.zeros(len(grid_ns), dtype=bool)
-    if fit.clock != "header" or len(grid_ns) == 0:
+    if fit.declared != "header" or fit.evidence is None or len(grid_ns) == 0:
+        return [], marked
+    if limits.on_unsynchronised == "refuse":
+        marked[:] = True
+        return [SyncViolation(
+            stream=name, kind="clock", time_ns=int(grid_ns[0]), frames=len(grid_ns),
+            reason=f"declared clock: header, but its stamps are not on the recording host's clock: {fit.evidence} "
+                   f"(sync.on_unsynchronised=refuse; declare clock: device to fit it)")], marked
+    if fit.clock != "device":
         return [], marked
     limit = limits.max_skew_ms * NS_PER_MS
     offsets = np.zeros(len(grid_ns))

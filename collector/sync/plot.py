@@ -12,10 +12,48 @@ import numpy as np
 from collector.sync.result import SyncResult
 
 _DENSE_HZ = 120.0  # above this, individual messages are not drawn (they would be a solid bar)
+_LATENCY_BIN_S = 0.5
+
+
+def _plot_latency(axes, result: SyncResult, origin_ns: int) -> None:
+    """Per stream with stamps: latency (receive - capture time) over the episode, as the median
+    and the max per bin of ``_LATENCY_BIN_S``; solid where measured, dashed where estimated."""
+    drawn = False
+    for name, alignment in result.streams.items():
+        fit = result.clocks[name]
+        if fit.latency is None or not len(alignment.message_receive_ns):
+            continue
+        used = alignment.message_used
+        times = (alignment.message_time_ns[used] - origin_ns) / 1e9
+        values = (alignment.message_receive_ns[used] - alignment.message_time_ns[used]) / 1e6
+        if not len(times):
+            continue
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], values[order]
+        bins = np.floor((times - times[0]) / _LATENCY_BIN_S).astype(np.int64)
+        starts = np.flatnonzero(np.concatenate([[True], bins[1:] != bins[:-1]]))
+        centre = np.array([np.median(times[a:b]) for a, b in zip(starts, np.append(starts[1:], len(times)))])
+        median = np.array([np.median(values[a:b]) for a, b in zip(starts, np.append(starts[1:], len(times)))])
+        peak = np.maximum.reduceat(values, starts)
+        style = "-" if fit.latency.measured else "--"
+        (line,) = axes.plot(centre, median, style, linewidth=1.2, label=f"{name} ({fit.clock})")
+        axes.plot(centre, peak, style, linewidth=0.6, alpha=0.5, color=line.get_color())
+        drawn = True
+    limit = result.max_latency_ms
+    if drawn:
+        if limit:
+            axes.axhline(limit, color="#d62728", linewidth=0.8, linestyle=":", label=f"sync.max_latency_ms={limit:g}")
+        axes.set_yscale("symlog", linthresh=1.0)
+        axes.legend(fontsize=8, ncol=3)
+    axes.set_xlabel("seconds from frame 0")
+    axes.set_ylabel("latency (ms)")
+    axes.set_title("latency: receive - capture time (median and max per 0.5 s; dashed: estimated through a fitted "
+                   "clock)", fontsize=10)
 
 
 def plot_sync(result: SyncResult, path: Path) -> Path:
-    """Write a PNG: per stream, frames valid (green) / invalid (red) and message ticks; error histogram."""
+    """Write a PNG: per stream, frames valid (green) / invalid (red) and message ticks; latency over
+    time; error histogram."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,8 +63,8 @@ def plot_sync(result: SyncResult, path: Path) -> Path:
     origin = result.t0_ns
     seconds = (result.grid_ns - origin) / 1e9
     frame_s = 1.0 / result.fps
-    fig, (timeline, errors) = plt.subplots(
-        2, 1, figsize=(13, 3 + 0.45 * len(names) + 3.2), gridspec_kw={"height_ratios": [len(names) + 2, 6]}
+    fig, (timeline, latency, errors) = plt.subplots(
+        3, 1, figsize=(13, 3 + 0.45 * len(names) + 6.4), gridspec_kw={"height_ratios": [len(names) + 2, 6, 6]}
     )
     for row, name in enumerate(names):
         alignment = result.streams[name]
@@ -50,6 +88,7 @@ def plot_sync(result: SyncResult, path: Path) -> Path:
         "bars: frames (green valid, red invalid); ticks: messages at their estimated capture time",
         fontsize=10,
     )
+    _plot_latency(latency, result, origin)
     for name, alignment in result.streams.items():
         if alignment.policy not in ("nearest", "hold"):
             continue
@@ -61,6 +100,8 @@ def plot_sync(result: SyncResult, path: Path) -> Path:
     errors.legend(fontsize=8, ncol=3)
     lines = []
     for name, fit in result.clocks.items():
+        if fit.evidence:
+            lines.append(f"{name}: declared header, fitted: not on the host clock")
         summary = result.streams[name].summary
         if summary is not None and (summary.offset_ns or summary.drift_ppm):
             lines.append(f"{name}: offset {summary.offset_ns / 1e6:+.2f} ms, drift {summary.drift_ppm:+.0f} ppm, "

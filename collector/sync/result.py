@@ -14,6 +14,7 @@ import numpy as np
 
 from collector.sync.clock import ClockFit
 from collector.sync.errors import SyncViolation, SyncWarning
+from collector.sync.latency import LatencyStats
 
 NS_PER_MS = 1e6
 
@@ -38,6 +39,10 @@ class StreamSummary:
         bracket_gap_max_ns: widest bracket interpolated across (linear/slerp).
         bad_messages: messages left out for bad content (NaN/inf, a wrong image).
         reordered: messages that arrived after a newer one (placed by their stamps).
+        clock: the clock used (``header``: trusted stamps; ``device``: fitted;
+            ``receive``); declared: the clock the rig declared.
+        latency: receive - capture time per message (measured for a trusted
+            header clock, estimated through a fitted one; None for ``receive``).
     """
 
     messages: int
@@ -60,6 +65,9 @@ class StreamSummary:
     bracket_gap_max_ns: int
     bad_messages: int = 0
     reordered: int = 0
+    clock: str = "receive"
+    declared: str = "receive"
+    latency: LatencyStats | None = None
 
     @property
     def invalid_frames(self) -> int:
@@ -78,6 +86,8 @@ class StreamSummary:
             "error_max_ms": round(self.error_max_ns / NS_PER_MS, 6),
             "bracket_gap_max_ms": round(self.bracket_gap_max_ns / NS_PER_MS, 6),
             "bad_messages": self.bad_messages, "reordered": self.reordered,
+            "clock": self.clock, "declared_clock": self.declared,
+            "latency": self.latency.to_dict() if self.latency else None,
         }
 
 
@@ -101,6 +111,7 @@ class StreamAlignment:
 
     Per message (length N of the timeline):
         message_time_ns: estimated capture time on the reference clock.
+        message_receive_ns: receive time (the latency is ``receive - time``).
         message_used: False for messages not used (stale latched state, bad content).
     """
 
@@ -119,6 +130,7 @@ class StreamAlignment:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     names: tuple[str, ...] = ()
     message_time_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    message_receive_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     message_used: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     summary: StreamSummary | None = None
 
@@ -143,6 +155,7 @@ class SyncResult:
         clocks: per stream name, its :class:`~collector.sync.clock.ClockFit`.
         warnings: what sync worked around.
         violations: refusal reasons kept because ``keep=True`` (frames marked).
+        max_latency_ms: the rig's ``sync.max_latency_ms`` (0: unknown).
     """
 
     rig: str
@@ -155,6 +168,7 @@ class SyncResult:
     clocks: dict[str, ClockFit]
     warnings: tuple[SyncWarning, ...] = ()
     violations: tuple[SyncViolation, ...] = ()
+    max_latency_ms: float = 0.0
 
     @property
     def frames(self) -> int:
@@ -188,7 +202,8 @@ class SyncResult:
             "rig": self.rig, "episode": self.episode, "fps": self.fps, "frames": self.frames,
             "t0_ns": self.t0_ns, "origin_ns": self.origin_ns,
             "duration_s": round((int(self.grid_ns[-1]) - self.t0_ns) / 1e9, 9) if self.frames else 0.0,
-            "valid_frames": int(self.valid.sum()), "streams": streams,
+            "valid_frames": int(self.valid.sum()), "max_latency_ms": self.max_latency_ms,
+            "reference_clock": "recording host (receive time)", "streams": streams,
             "warnings": [w.to_dict() for w in self.warnings],
             "violations": [v.to_dict() for v in self.violations],
         }

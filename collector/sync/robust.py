@@ -47,16 +47,44 @@ def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.median(y - b * x)), b
 
 
+# Two-sided 99.9% quantiles of Student's t by degrees of freedom (interpolated between
+# rows): a slope is only believed when it stands this many standard errors from zero.
+_T_999 = ((1, 636.6), (2, 31.6), (3, 12.9), (4, 8.61), (5, 6.87), (6, 5.96), (7, 5.41), (8, 5.04),
+          (9, 4.78), (10, 4.59), (12, 4.32), (15, 4.07), (20, 3.85), (30, 3.65), (60, 3.46), (120, 3.37),
+          (100_000, 3.29))
+RESIDUAL_FLOOR_NS = 1e3  # 1 us: exact synthetic data has a residual sigma of 0
+
+
+def t_critical(dof: int) -> float:
+    """The 99.9% two-sided Student-t quantile for ``dof`` degrees of freedom (>= 1)."""
+    dofs, values = zip(*_T_999)
+    return float(np.interp(max(dof, 1), dofs, values))
+
+
 def envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Theil-Sen start, least squares on its inliers; a constant when too few points."""
+    """Theil-Sen start, least squares on its inliers; a constant when too few points.
+
+    The slope is kept only when the data support it: when it stands out from zero
+    by more than the 99.9% Student-t quantile of its standard error (residual
+    sigma of the inliers over the spread of their ``x``). Otherwise the line is the
+    constant through the inliers' median: latency spread over a short episode
+    must not be reported as clock drift.
+    """
     if len(x) < 3:
         return float(np.median(y)), 0.0
     a, b = theil_sen(x, y)
     residual = y - (a + b * x)
     sigma = robust_sigma(residual)
-    keep = np.abs(residual) <= 3.0 * sigma + 1e3  # 1 us floor: exact data has sigma 0
+    keep = np.abs(residual) <= 3.0 * sigma + RESIDUAL_FLOOR_NS
     if keep.sum() >= 3:
         a, b, _ = fit_line(x[keep], y[keep], iterations=1)
+    xs, ys = x[keep], y[keep]
+    if len(xs) < 3:
+        return float(np.median(y)), 0.0
+    spread = float(np.sqrt(np.sum((xs - xs.mean()) ** 2)))
+    sigma = max(robust_sigma(ys - (a + b * xs)), RESIDUAL_FLOOR_NS)
+    if spread == 0 or abs(b) * spread <= t_critical(len(xs) - 2) * sigma:
+        return float(np.median(ys)), 0.0
     return a, b
 
 

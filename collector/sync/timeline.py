@@ -39,6 +39,7 @@ from collector.sync.content import IMAGE_HEADER_ROLES, image_problem
 from collector.sync.errors import SyncError
 
 DECODE_BATCH = 4096
+RIG_PROFILE_FILE = "rig_profile.yaml"  # the attachment's name, and the file beside a bag another tool wrote
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -257,8 +258,10 @@ def read_timelines(episode: str | Path, rig: Rig, *, streams: Iterable[str] | No
 def episode_rig(episode: str | Path) -> Rig:
     """The rig profile an episode was recorded with.
 
-    The copy stored in the bag (attachment ``rig_profile.yaml``) wins; else the
-    rig named in ``episode.json`` is loaded from the shipped profiles.
+    The copy stored in the bag (attachment ``rig_profile.yaml``) wins; then a
+    ``rig_profile.yaml`` file beside the bag (episodes whose bag another tool
+    wrote, which has no such attachment); else the rig named in ``episode.json``
+    is loaded from the shipped profiles.
 
     Raises:
         BagError, EpisodeError, RigError: when neither source yields a valid rig.
@@ -278,4 +281,11 @@ def episode_rig(episode: str | Path) -> Rig:
                 except UnicodeDecodeError as err:  # an attachment written with CRC 0 goes unchecked
                     raise RigError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") from err
                 return parse_rig(text, source=source)
+    beside = path / RIG_PROFILE_FILE if path.is_dir() else None
+    if beside is not None and beside.is_file():
+        try:
+            text = beside.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise RigError(f"{beside}: cannot read: {err}") from err
+        return parse_rig(text, source=str(beside))
     return load_rig(read_episode_info(path).rig)

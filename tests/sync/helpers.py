@@ -39,13 +39,20 @@ STREAMS = {
 }
 
 
-def make_rig(names=("cam", "joints"), *, extra: dict[str, str] | None = None, sync: str = "") -> Rig:
-    """A rig with the named streams of :data:`STREAMS`; ``extra[name]`` adds YAML flow keys."""
+def make_rig(names=("cam", "joints"), *, extra: dict[str, str] | None = None, sync: str = "",
+             clocks: dict[str, str] | None = None) -> Rig:
+    """A rig with the named streams of :data:`STREAMS`; ``extra[name]`` adds YAML flow keys,
+    ``clocks[name]`` replaces the stream's clock."""
     extra = extra or {}
+    clocks = clocks or {}
     lines = [RIG_HEAD, "streams:"]
     for name in names:
         more = extra.get(name, "")
-        lines.append("  - " + STREAMS[name] % ((", " + more) if more else ""))
+        template = STREAMS[name]
+        if name in clocks:
+            template = template.replace("clock: header", f"clock: {clocks[name]}").replace(
+                "clock: receive", f"clock: {clocks[name]}")
+        lines.append("  - " + template % ((", " + more) if more else ""))
     if sync:
         lines.append(f"sync: {sync}")
     return parse_rig("\n".join(lines) + "\n", source="test_rig.yaml")

@@ -24,7 +24,7 @@ def test_camera_offset_drift_jitter_drops_recovered(seed):
     """30 Hz, 35 ms offset, 200 ppm drift, 3 ms stamp jitter, 1% drops, 8 ms + exp(1 ms) latency, 60 s."""
     sim = simulate("cam", "camera", rate_hz=30, seconds=60, seed=seed, **SCENARIO)
     fit = _fit(sim, 30, latency_ns=8 * NS_PER_MS)
-    assert fit.clock == "header" and fit.regular and not fit.jumps
+    assert fit.clock == "device" and fit.regular and not fit.jumps
     assert abs(fit.offset_ns - 35 * NS_PER_MS) < 0.5 * NS_PER_MS
     assert abs(fit.drift_ppm - 200.0) < 10.0
     assert 2.5 * NS_PER_MS < fit.jitter_ns < 3.5 * NS_PER_MS
@@ -145,4 +145,4 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="negative"):
         fit_clock(np.zeros(3), np.zeros(3), period_ns=1, latency_ns=-1)
     with pytest.raises(ValueError, match="segment"):
-        ClockFit(stream="x", clock="header")
+        ClockFit(stream="x", clock="device")
