@@ -139,7 +139,8 @@ class Stream:
 
     Optional sync settings: ``latency_ms`` is the known constant minimum
     delay from capture to receive (ms, >= 0) of a ``device`` or ``receive``
-    clock: it cannot be observed there, so sync subtracts it (a ``header`` clock's
+    clock, or of a ``header`` clock that proves unsynchronised and is fitted: it
+    cannot be observed there, so sync subtracts it (a trusted ``header`` clock's
     latency is measured, never applied); ``policy`` overrides the role's resampling policy (one of
     :data:`ROLE_SYNC_POLICIES` for the role); ``tolerance_ms`` bounds how far
     a ``nearest`` sample may be from a frame, or how old a ``hold`` sample may

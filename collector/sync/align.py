@@ -123,7 +123,7 @@ def _summary(timeline: StreamTimeline, config: StreamSyncConfig, estimate: Strea
         error_max_ns=float(errors.max()) if len(errors) else 0.0,
         bracket_gap_max_ns=int(alignment.bracket_gap_ns[valid].max()) if valid.any() else 0,
         bad_messages=int(estimate.bad.sum()) if estimate.bad is not None else 0, reordered=estimate.reordered,
-        clock=fit.clock, declared=fit.declared, latency=fit.latency,
+        clock=fit.clock, declared=fit.declared, latency=fit.latency, drift_sigma_ppm=fit.drift_sigma_ppm,
     )
 
 

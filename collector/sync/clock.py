@@ -49,7 +49,7 @@ import numpy as np
 
 from collector.sync.jumps import find_jumps
 from collector.sync.latency import LatencyStats
-from collector.sync.robust import envelope, envelope_line, fit_line, robust_sigma
+from collector.sync.robust import envelope, envelope_line, fit_line, robust_sigma, slope_sigma
 from collector.sync.sequence import ambiguous_slots, recover_sequence
 
 MIN_WINDOW_MESSAGES = 5
@@ -78,7 +78,11 @@ class ClockSegment:
         start, stop: message positions (into the stream's arrays) covered.
         anchor_ns: reference time (ns) at which ``offset_ns`` holds.
         offset_ns: stream clock minus reference clock at ``anchor_ns`` (ns).
-        drift_ppm: rate of the stream clock relative to the reference (ppm).
+        drift_ppm: rate of the stream clock relative to the reference (ppm); 0
+            when the data do not support a drift.
+        drift_sigma_ppm: standard error of ``drift_ppm`` (ppm): the envelope's
+            scatter and, for periodic captures, the error of the period fitted
+            on jittery stamps (inf when it cannot be told).
         jitter_ns: robust std (ns) of the stamps around the periodic model, or of
             ``stamp - receive`` around the fitted line when not periodic.
         period_ns: fitted capture period on the stream clock (ns), None if the
@@ -98,6 +102,7 @@ class ClockSegment:
     offset_ns: float
     drift_ppm: float
     jitter_ns: float
+    drift_sigma_ppm: float = 0.0
     period_ns: float | None = None
     phase_ns: float = 0.0
     sequence_from: str | None = None
@@ -121,6 +126,7 @@ class ClockSegment:
         return {
             "start": self.start, "stop": self.stop, "anchor_ns": self.anchor_ns,
             "offset_ms": round(self.offset_ns / 1e6, 6), "drift_ppm": round(self.drift_ppm, 3),
+            "drift_sigma_ppm": round(self.drift_sigma_ppm, 3) if np.isfinite(self.drift_sigma_ppm) else None,
             "jitter_ms": round(self.jitter_ns / 1e6, 6),
             "period_ms": None if self.period_ns is None else round(self.period_ns / 1e6, 9),
             "sequence_from": self.sequence_from, "messages": self.messages, "missing": self.missing,
@@ -180,6 +186,11 @@ class ClockFit:
         return self.main.drift_ppm if self.main else 0.0
 
     @property
+    def drift_sigma_ppm(self) -> float:
+        """Standard error (ppm) of the main segment's drift; 0 unless fitted."""
+        return self.main.drift_sigma_ppm if self.main else 0.0
+
+    @property
     def jitter_ns(self) -> float:
         return self.main.jitter_ns if self.main else 0.0
 
@@ -232,6 +243,7 @@ class ClockFit:
             "evidence": self.evidence, "latency_ms": self.latency_ns / 1e6,
             "latency": self.latency.to_dict() if self.latency else None,
             "offset_ms": round(self.offset_ns / 1e6, 6), "drift_ppm": round(self.drift_ppm, 3),
+            "drift_sigma_ppm": (round(self.drift_sigma_ppm, 3) if np.isfinite(self.drift_sigma_ppm) else None),
             "jitter_ms": round(self.jitter_ns / 1e6, 6), "regular": self.regular, "missing": self.missing,
             "segments": [s.to_dict() for s in self.segments], "jumps": [j.to_dict() for j in self.jumps],
         }
@@ -267,18 +279,23 @@ def _fit_segment(receive_ns, stamp_ns, latency_ns, *, start, stop, used, window_
     if found is not None:
         seq, seq_phase, seq_period, _sigma, ambiguous = found
         phase, period, _ = fit_line(seq[~ambiguous], stamps[~ambiguous])
-        jitter = robust_sigma(stamps[~ambiguous] - (phase + period * seq[~ambiguous]))
+        residual = stamps[~ambiguous] - (phase + period * seq[~ambiguous])
+        jitter = robust_sigma(residual)
         model = np.where(ambiguous, stamps, phase + period * seq)
         x, y = envelope(reference[~ambiguous], (model - reference)[~ambiguous], window_ns, "max")
-        offset, drift = envelope_line(x, y)
+        offset, drift, drift_sigma = envelope_line(x, y)
+        # the model's period comes from jittery stamps: its error enters the slope as drift
+        period_sigma = slope_sigma(seq[~ambiguous], residual) / period
         missing = int(seq[~ambiguous].max() - seq[~ambiguous].min() + 1 - len(np.unique(seq[~ambiguous])))
-        return ClockSegment(offset_ns=offset, drift_ppm=drift * 1e6, jitter_ns=jitter, period_ns=period,
-                            phase_ns=phase, sequence_from=name, seq_phase_ns=seq_phase, seq_period_ns=seq_period,
-                            missing=missing, **common)
+        return ClockSegment(offset_ns=offset, drift_ppm=drift * 1e6,
+                            drift_sigma_ppm=float(np.hypot(drift_sigma, period_sigma)) * 1e6, jitter_ns=jitter,
+                            period_ns=period, phase_ns=phase, sequence_from=name, seq_phase_ns=seq_phase,
+                            seq_period_ns=seq_period, missing=missing, **common)
     x, y = envelope(reference, stamps - reference, window_ns, "median")
-    offset, drift = envelope_line(x, y)
+    offset, drift, drift_sigma = envelope_line(x, y)
     jitter = robust_sigma(stamps - reference - (offset + drift * reference))
-    return ClockSegment(offset_ns=offset, drift_ppm=drift * 1e6, jitter_ns=jitter, **common)
+    return ClockSegment(offset_ns=offset, drift_ppm=drift * 1e6, drift_sigma_ppm=drift_sigma * 1e6, jitter_ns=jitter,
+                        **common)
 
 
 def jump_window(period_ns: float) -> int:

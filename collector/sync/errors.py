@@ -11,7 +11,7 @@ class SyncError(CollectorError):
     """An episode cannot be synchronised within the rig's limits.
 
     The message names the episode (when synchronising one from disk), the stream,
-    the time (s from the episode start, the first receive time of any message) and
+    the time (s from the episode start, the earliest capture time of any used message) and
     the reason, on one line, e.g. ``episodes/ep_003: head_rgb: at t=12.345 s: gap of
     0.412 s exceeds sync.max_gap_ms=200``. ``episode`` ("" for in-memory
     timelines), ``stream``, ``time_s`` (None when no single time applies) and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from collector.sync.result import SyncResult
 
 
@@ -29,14 +31,19 @@ def format_sync_report(result: SyncResult) -> str:
         f"{valid} frames valid for every required stream",
         "reference clock: the recording host's clock (receive times); header stamps on it are used as they are",
         "",
-        f"{'stream':18s} {'clock':15s} {'offset ms':>9s} {'drift ppm':>9s} {'jitter ms':>9s} "
+        f"{'stream':18s} {'clock':15s} {'offset ms':>10s} {'drift ppm':>13s} {'jitter ms':>9s} "
         f"{'lat min':>8s} {'lat med':>8s} {'lat p99':>8s} {'lat max':>8s}",
     ]
     summaries = {name: a.summary for name, a in result.streams.items() if a.summary is not None}
     for name, summary in summaries.items():
         clock = summary.clock if summary.clock == summary.declared else f"{summary.declared}->{summary.clock}"
-        lines.append(f"{name:18s} {clock:15s} {summary.offset_ns / 1e6:9.3f} {summary.drift_ppm:9.1f} "
-                     f"{summary.jitter_ns / 1e6:9.3f} {_latency(summary)}")
+        if summary.clock == "device":
+            sigma = f"{summary.drift_sigma_ppm:.0f}" if np.isfinite(summary.drift_sigma_ppm) else "?"
+            fitted = (f"{summary.offset_ns / 1e6:10.3f} {f'{summary.drift_ppm:.1f}+-{sigma}':>13s} "
+                      f"{summary.jitter_ns / 1e6:9.3f}")
+        else:
+            fitted = f"{'-':>10s} {'-':>13s} {'-':>9s}"
+        lines.append(f"{name:18s} {clock:15s} {fitted} {_latency(summary)}")
     lines += [
         "",
         f"{'stream':18s} {'policy':7s} {'gaps':>4s} {'missing':>7s} {'err med':>8s} {'err p99':>8s} "
@@ -50,7 +57,8 @@ def format_sync_report(result: SyncResult) -> str:
         )
     lines.append("")
     lines.append("clock: header = stamps trusted as they are (latency measured); device = offset and drift fitted "
-                 "(~latency: estimated through the fit); receive = receive time minus the rig's latency_ms")
+                 "(drift 0 where the data do not support one; +- its standard error; ~latency: estimated through "
+                 "the fit); receive = receive time minus the rig's latency_ms")
     lines.append("err: |source time used - frame time| over valid frames (0 for interpolated frames, "
                  "which never span more than the stream's gap limit)")
     for warning in result.warnings:

@@ -26,7 +26,9 @@ class StreamSummary:
     Attributes:
         messages: messages in the stream; used: those on the timeline (not stale).
         stale: stale latched messages dropped; zero_stamps: header stamps equal to 0.
-        offset_ns, drift_ppm, jitter_ns: clock fit (0 for the receive clock).
+        offset_ns, drift_ppm, jitter_ns: clock fit (0 unless fitted: a trusted
+            header clock and the receive clock have none); drift_sigma_ppm: the
+            drift's standard error.
         clock_jumps: clock steps found.
         gaps: holes longer than 2.5 nominal periods; largest_gap_ns: the longest hole.
         missing: messages absent (from the capture sequence when periodic, else
@@ -68,6 +70,7 @@ class StreamSummary:
     clock: str = "receive"
     declared: str = "receive"
     latency: LatencyStats | None = None
+    drift_sigma_ppm: float = 0.0
 
     @property
     def invalid_frames(self) -> int:
@@ -77,6 +80,7 @@ class StreamSummary:
         return {
             "messages": self.messages, "used": self.used, "stale": self.stale, "zero_stamps": self.zero_stamps,
             "offset_ms": round(self.offset_ns / NS_PER_MS, 6), "drift_ppm": round(self.drift_ppm, 3),
+            "drift_sigma_ppm": round(self.drift_sigma_ppm, 3) if np.isfinite(self.drift_sigma_ppm) else None,
             "jitter_ms": round(self.jitter_ns / NS_PER_MS, 6), "clock_jumps": self.clock_jumps,
             "gaps": self.gaps, "largest_gap_ms": round(self.largest_gap_ns / NS_PER_MS, 6),
             "missing": self.missing, "frames": self.frames, "valid_frames": self.valid_frames,
@@ -149,7 +153,7 @@ class SyncResult:
         rig: rig name; episode: episode path ("" for in-memory timelines).
         fps: grid rate (frames/s); t0_ns: time of frame 0; grid_ns: (K,) frame
             times ``t0 + round(k * 1e9 / fps)``. Exports write ``k / fps``.
-        origin_ns: episode start (first receive time of any used message); error
+        origin_ns: episode start (earliest estimated capture time of any used message); error
             messages and ``*_s`` report fields count seconds from here.
         streams: per stream name, its :class:`StreamAlignment` (rig order).
         clocks: per stream name, its :class:`~collector.sync.clock.ClockFit`.

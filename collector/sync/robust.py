@@ -61,17 +61,18 @@ def t_critical(dof: int) -> float:
     return float(np.interp(max(dof, 1), dofs, values))
 
 
-def envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Theil-Sen start, least squares on its inliers; a constant when too few points.
 
-    The slope is kept only when the data support it: when it stands out from zero
-    by more than the 99.9% Student-t quantile of its standard error (residual
-    sigma of the inliers over the spread of their ``x``). Otherwise the line is the
-    constant through the inliers' median: latency spread over a short episode
-    must not be reported as clock drift.
+    Returns ``(a, b, b_sigma)``: the line ``y = a + b x`` and the standard error of
+    its slope (residual sigma of the inliers over the spread of their ``x``; inf
+    when it cannot be told). The slope is kept only when the data support it: when
+    it stands out from zero by more than the 99.9% Student-t quantile of that
+    error. Otherwise the line is the constant through the inliers' median: latency
+    spread over a short episode must not be reported as clock drift.
     """
     if len(x) < 3:
-        return float(np.median(y)), 0.0
+        return float(np.median(y)), 0.0, float("inf")
     a, b = theil_sen(x, y)
     residual = y - (a + b * x)
     sigma = robust_sigma(residual)
@@ -80,12 +81,20 @@ def envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         a, b, _ = fit_line(x[keep], y[keep], iterations=1)
     xs, ys = x[keep], y[keep]
     if len(xs) < 3:
-        return float(np.median(y)), 0.0
+        return float(np.median(y)), 0.0, float("inf")
     spread = float(np.sqrt(np.sum((xs - xs.mean()) ** 2)))
     sigma = max(robust_sigma(ys - (a + b * xs)), RESIDUAL_FLOOR_NS)
-    if spread == 0 or abs(b) * spread <= t_critical(len(xs) - 2) * sigma:
-        return float(np.median(ys)), 0.0
-    return a, b
+    b_sigma = sigma / spread if spread > 0 else float("inf")
+    if spread == 0 or abs(b) <= t_critical(len(xs) - 2) * b_sigma:
+        return float(np.median(ys)), 0.0, b_sigma
+    return a, b, b_sigma
+
+
+def slope_sigma(x: np.ndarray, residual: np.ndarray) -> float:
+    """Standard error of a least-squares slope over ``x`` with these residuals (robust sigma)."""
+    x = np.asarray(x, dtype=np.float64)
+    spread = float(np.sqrt(np.sum((x - x.mean()) ** 2)))
+    return robust_sigma(residual) / spread if spread > 0 else float("inf")
 
 
 def envelope(x: np.ndarray, y: np.ndarray, window_ns: float, statistic: str) -> tuple[np.ndarray, np.ndarray]:
