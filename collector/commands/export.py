@@ -3,6 +3,8 @@
 Progress: one bar for the whole export and one per episode in work (frames). Exit
 code 0 when every episode was exported, 2 when some were skipped (each named on one
 line with the reason), 1 on an error that stopped the export (nothing of it kept).
+An optional stream left out of the dataset (no episode published it) is one
+``warning:`` line on stderr.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ def run(args) -> int:
             print(f"left out {Path(episode).name}: {why}")
         for episode, error in result.failed:
             print(f"skipped {episode}: {error}", file=sys.stderr)
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         rate = f", {result.frames / result.seconds:.1f} frames/s" if result.seconds else ""
         print(f"exported {len(result.exported)} episode(s), {result.frames} frames to {result.out} "
               f"({args.fmt}) in {result.seconds:.1f} s{rate}")

@@ -67,6 +67,14 @@ class DatasetWriter(ABC):
         if not self.appends and self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
             raise ExportError(f"{self.root} exists already, not overwriting (format {self.name!r} cannot append)")
 
+    @classmethod
+    def existing_features(cls, root: Path) -> set[str] | None:
+        """The feature keys of the dataset at ``root`` an export would append to; None when
+        there is none (or it cannot be read: the constructor says why). The export keeps
+        an optional stream's features exactly when the dataset has them
+        (:mod:`collector.export.presence`)."""
+        return None
+
     def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(options) - set(self.OPTIONS))
         if unknown:

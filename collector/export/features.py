@@ -22,11 +22,22 @@ key                                    dtype     shape          what
 ``time.<stream>.source_s``             float64   (1,)           source time used, s from the
                                                                 episode origin (NaN: no sample)
 ``time.<stream>.error_ms``             float32   (1,)           alignment error source - frame (ms)
+``time.<stream>.valid``                bool      (1,)           optional streams (``required: false``)
+                                                                only: the stream's frame was valid
 =====================================  ========  =============  ===================================
 
 Numeric values are sync's resampled values: NaN where the stream's frame is invalid.
 :func:`frame_table` gives every non-image feature as a (K, ...) array; images come
 from :mod:`collector.export.frames`.
+
+**Optional streams.** A stream the rig marks ``required: false`` gets a validity
+column ``time.<stream>.valid``, true where its sync alignment was valid on that frame.
+In an episode where such a stream published nothing (an IMU not plugged in), its
+values and images are zeros and its validity column is false throughout; its
+``time.<stream>.*`` columns are NaN (no sample). Statistics of the features read from
+that stream alone count only its valid frames (:attr:`FeaturePlan.validity`). An
+export can leave such a stream out entirely (``leave_out``: when no episode has it,
+:mod:`collector.export.presence`), unless its joints are part of the state or action.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from collector.rig import Rig
 # Feature kinds; IMAGE_KINDS are fetched from the bag frame by frame, the rest are in frame_table.
 JOINT_KINDS = ("state", "action", "velocity", "effort")
 IMAGE_KINDS = ("image", "depth")
-KINDS = JOINT_KINDS + ("imu", "wrench", "tactile") + IMAGE_KINDS + ("time",)
+KINDS = JOINT_KINDS + ("imu", "wrench", "tactile") + IMAGE_KINDS + ("time", "valid")
 
 STATE_ROLES = ("joint_state", "gripper", "hand")  # streams whose positions make observation.state
 IMU_FIELDS = {"orientation": ("x", "y", "z", "w"), "angular_velocity": ("x", "y", "z"),
@@ -52,6 +63,11 @@ DEPTH_DTYPES = {"16UC1": "uint16", "32FC1": "float32"}
 NS_PER_S = 1e9
 NS_PER_MS = 1e6
 NO_TIME = np.iinfo(np.int64).min  # collector.sync.policies.NO_TIME: the stream had no sample
+
+
+def validity_key(stream: str) -> str:
+    """The key of optional stream ``stream``'s validity column."""
+    return f"time.{stream}.valid"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,8 +82,8 @@ class Feature:
         names: a name per element of the last axis (joints, xyzw, ...); for images
             the axis names (``height``, ``width``, ``channels``); None for scalars.
         streams: the rig streams it is read from.
-        fields: the sync value keys read (``position``, ``force``, ...), or for time
-            features ``source_time`` / ``alignment_error``.
+        fields: the sync value keys read (``position``, ``force``, ...), for time
+            features ``source_time`` / ``alignment_error``, for validity columns ``valid``.
         columns: joint kinds: ``(stream, joint)`` per column, in column order.
         grid_shape: tactile: the sensor's (H, W) before flattening; else None.
     """
@@ -150,6 +166,20 @@ class FeaturePlan:
             seen.update(dict.fromkeys(feature.streams))
         return tuple(seen)
 
+    @property
+    def validity(self) -> dict[str, str]:
+        """Feature key -> the validity column that says on which frames it holds data: every
+        feature read from one optional stream alone (not its validity column itself, not the
+        joint features). Statistics count only the frames where that column is true."""
+        gated = {}
+        for feature in self.features:
+            if feature.kind in JOINT_KINDS + ("valid",) or len(feature.streams) != 1:
+                continue
+            key = validity_key(feature.streams[0])
+            if key in self:
+                gated[feature.key] = key
+        return gated
+
     def to_dict(self) -> dict[str, dict]:
         return {f.key: f.to_dict() for f in self.features}
 
@@ -177,16 +207,25 @@ def _joint_feature(key: str, kind: str, field: str, columns: tuple[tuple[str, st
                    streams=streams, fields=(field,), columns=columns)
 
 
-def feature_plan(rig: Rig, *, streams: Iterable[str] | None = None) -> FeaturePlan:
+def optional_streams(rig: Rig) -> tuple[str, ...]:
+    """The streams an export may leave out: ``required: false`` and not part of the state
+    or action (their features are theirs alone), in rig order."""
+    return tuple(s.name for s in rig.streams if not s.required and s.role not in STATE_ROLES + ("action",))
+
+
+def feature_plan(rig: Rig, *, streams: Iterable[str] | None = None, leave_out: Iterable[str] = ()) -> FeaturePlan:
     """The features an export of ``rig``'s episodes has (see the module doc).
 
     Args:
         rig: the rig profile (use the episode's own: ``collector.sync.episode_rig``).
         streams: only these streams (as when sync ran on a subset); default all.
+        leave_out: optional streams (:func:`optional_streams`) whose features are left
+            out; the other features keep the keys they have with them.
 
     Raises:
-        RigError: ``streams`` names a stream the rig does not have.
-        ExportError: two features would get the same key.
+        RigError: ``streams`` or ``leave_out`` names a stream the rig does not have.
+        ExportError: ``leave_out`` names a stream that is required or part of the state
+            or action; two features would get the same key.
     """
     if streams is not None:
         wanted = {rig.stream(name).name for name in streams}
@@ -195,6 +234,12 @@ def feature_plan(rig: Rig, *, streams: Iterable[str] | None = None) -> FeaturePl
         chosen = rig.streams
     view = Rig(rig=rig.rig, site=rig.site, robot=rig.robot, fps=rig.fps, streams=chosen, sync=rig.sync,
                description=rig.description, source=rig.source)
+    dropped = {rig.stream(name).name for name in leave_out}
+    droppable = optional_streams(rig)
+    if dropped - set(droppable):
+        raise ExportError(f"rig {rig.rig!r}: stream {sorted(dropped - set(droppable))[0]!r} cannot be left out of an "
+                          f"export (only optional streams outside the state and action: "
+                          f"{', '.join(droppable) or 'none'})")
     features: list[Feature] = []
     state = _joint_columns(view, STATE_ROLES, view.robot.all_joints)
     action = _joint_columns(view, ("action",), None)
@@ -234,6 +279,10 @@ def feature_plan(rig: Rig, *, streams: Iterable[str] | None = None) -> FeaturePl
                                 names=None, streams=(stream.name,), fields=("source_time",)))
         features.append(Feature(key=f"time.{stream.name}.error_ms", kind="time", dtype="float32", shape=(1,),
                                 names=None, streams=(stream.name,), fields=("alignment_error",)))
+        if not stream.required:
+            features.append(Feature(key=validity_key(stream.name), kind="valid", dtype="bool", shape=(1,),
+                                    names=None, streams=(stream.name,), fields=("valid",)))
+    features = [f for f in features if not set(f.streams) & dropped]
     return FeaturePlan(rig=rig.rig, fps=float(rig.fps), features=tuple(features))
 
 
@@ -270,6 +319,8 @@ def _joint_values(feature: Feature, sync) -> np.ndarray:
 
 def _stacked_values(feature: Feature, sync) -> np.ndarray:
     alignment = _alignment(sync, feature, feature.streams[0])
+    if len(alignment.message_time_ns) == 0:  # published nothing here (optional, not plugged in): zeros
+        return np.zeros((sync.frames,) + feature.shape, dtype=np.float64)
     parts = []
     for field in feature.fields:
         if field not in alignment.values:
@@ -294,8 +345,14 @@ def _time_values(feature: Feature, sync) -> np.ndarray:
     return values.reshape(sync.frames, 1)
 
 
+def _valid_values(feature: Feature, sync) -> np.ndarray:
+    alignment = _alignment(sync, feature, feature.streams[0])
+    return np.asarray(alignment.valid, dtype=bool).astype(np.float64).reshape(sync.frames, 1)
+
+
 _VALUES = {"state": _joint_values, "action": _joint_values, "velocity": _joint_values, "effort": _joint_values,
-           "imu": _stacked_values, "wrench": _stacked_values, "tactile": _stacked_values, "time": _time_values}
+           "imu": _stacked_values, "wrench": _stacked_values, "tactile": _stacked_values, "time": _time_values,
+           "valid": _valid_values}
 
 
 def feature_values(feature: Feature, sync) -> np.ndarray:
@@ -317,7 +374,8 @@ def frame_table(plan: FeaturePlan, sync) -> dict[str, np.ndarray]:
 
     Returns:
         ``{key: array (K,) + feature.shape of feature.dtype}`` in plan order; NaN
-        where the source stream's frame is invalid (values) or had no sample (time).
+        where the source stream's frame is invalid (values) or had no sample (time);
+        zeros for the values of an optional stream that published nothing in the episode.
 
     Raises:
         ExportError: see :func:`feature_values`.

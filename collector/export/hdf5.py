@@ -20,7 +20,15 @@ and beside it, what ACT does not read: ``/observations/depth/<stream>`` (K, H, W
 ``/time/<stream>/error_ms`` (K,), ``/timestamp`` (k / fps, s) and ``/frame_index`` (k)
 of each row, ``/valid`` (K,) bool. Every dataset has attrs ``feature`` (the feature
 key) and, where it has them, ``names``. Root attrs add task, success, episode_id, rig,
-site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path).
+site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path,
+and ``valid``).
+
+Optional streams (``required: false``) add ``/time/<stream>/valid`` (K,) bool: true where
+the stream's frame was valid. In an episode where the stream published nothing, its
+datasets hold zeros (images: black frames) and that flag is false throughout; each of
+its datasets names the flag in attr ``valid`` (a path). A stream no episode of the
+export has is left out, as in :mod:`collector.export.presence`; appending, the
+episodes already in the folder decide which optional streams the new ones carry.
 
 Numbering continues after the episodes already in the folder (appending). Each file
 is written in a scratch folder beside the dataset folder (``.<folder>.scratch-<pid>``)
@@ -135,6 +143,22 @@ class Hdf5Writer(DatasetWriter):
         self.written: list[Path] = []
 
     # -- folder --------------------------------------------------------------------------
+
+    @classmethod
+    def existing_features(cls, root: Path) -> set[str] | None:
+        """The features of the last ``episode_<i>.hdf5`` in ``root`` (None: no episode there)."""
+        numbered = {int(m.group(1)): p for p in Path(root).glob("episode_*.hdf5") if (m := EPISODE_RE.match(p.name))}
+        try:
+            import h5py
+        except ImportError:
+            return None  # the constructor says h5py is missing
+        if not numbered:
+            return None
+        try:
+            with h5py.File(numbered[max(numbered)], "r") as last:
+                return set(json.loads(last.attrs["features"]))
+        except (OSError, KeyError, ValueError, TypeError):
+            return None  # not one of ours: its features cannot guide the plan
 
     def next_index(self) -> int:
         """The number of the next episode: one more than the highest in the folder (0 if none)."""
@@ -310,8 +334,10 @@ class _EpisodeFile:
         attrs["origin_ns"] = int(sync.origin_ns)
         attrs["format"] = "aloha_act"
         attrs["collector_version"] = __version__
+        validity = self.plan.validity
         attrs["features"] = json.dumps({f.key: {**f.to_dict(), "path": "/" + hdf5_path(f.key),
-                                                **({"dtype": np.dtype(ACT_FLOAT).name} if f.key in ACT_PATHS else {})}
+                                                **({"dtype": np.dtype(ACT_FLOAT).name} if f.key in ACT_PATHS else {}),
+                                                **({"valid": validity[f.key]} if f.key in validity else {})}
                                         for f in self.plan})
 
     def _dataset(self, root, feature: Feature, **kwargs):
@@ -319,6 +345,9 @@ class _EpisodeFile:
         dataset.attrs["feature"] = feature.key
         if feature.names is not None:
             dataset.attrs["names"] = list(feature.names)
+        gate = self.plan.validity.get(feature.key)
+        if gate is not None:
+            dataset.attrs["valid"] = "/" + hdf5_path(gate)
         return dataset
 
     def _write_numeric(self, root, sync, rows: np.ndarray, valid: np.ndarray) -> None:
@@ -330,7 +359,7 @@ class _EpisodeFile:
                 values = values.astype(feature.dtype)
             if feature.grid_shape is not None:
                 values = values.reshape((len(rows),) + feature.grid_shape)
-            elif feature.kind == "time":
+            elif feature.kind in ("time", "valid"):
                 values = values.reshape(len(rows))
             self._dataset(root, feature, data=values)
         root.create_dataset("timestamp", data=sync.timestamps_s[rows])

@@ -10,7 +10,9 @@ so memory stays bounded whatever the episodes' length.
 An episode that cannot be exported (sync refuses it, a broken bag, a different
 rig) is skipped with one line naming it and the reason, and the others are
 exported; ``strict=True`` stops at the first one instead, and nothing of the run
-is kept. Episodes an operator discarded are left out on purpose.
+is kept. Episodes an operator discarded are left out on purpose. An optional stream
+no episode published is left out of the dataset with a warning
+(:mod:`collector.export.presence`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from collector.episode import EPISODE_FILE, find_episodes, read_episode_info
+from collector.episode import EPISODE_FILE, EpisodeInfo, find_episodes, read_episode_info
 from collector.errors import CollectorError
 from collector.export.errors import ExportError
-from collector.export.features import FeaturePlan, feature_plan
+from collector.export.features import FeaturePlan
+from collector.export.presence import plan_streams
 from collector.export.provenance import attach_source
 from collector.export.registry import get_writer
 
@@ -47,13 +50,14 @@ class ExportResult:
     exported: list[str] = field(default_factory=list)
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (episode, why): left out on purpose
     failed: list[tuple[str, str]] = field(default_factory=list)  # (episode, error)
+    warnings: list[str] = field(default_factory=list)  # one line each, e.g. an optional stream left out
     frames: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "format": self.format, "exported": self.exported,
                 "excluded": [{"episode": e, "why": w} for e, w in self.excluded],
-                "failed": [{"episode": e, "error": w} for e, w in self.failed],
+                "failed": [{"episode": e, "error": w} for e, w in self.failed], "warnings": self.warnings,
                 "frames": self.frames, "seconds": round(self.seconds, 3),
                 "frames_per_s": round(self.frames / self.seconds, 2) if self.seconds else None}
 
@@ -168,10 +172,14 @@ def _ray(address: str):
 # -- the export ------------------------------------------------------------------------
 
 
-def _plan_for(episodes: list[Path], streams: Iterable[str] | None) -> FeaturePlan:
+def _plan_for(episodes: Mapping[Path, EpisodeInfo], streams: Iterable[str] | None, writer_cls,
+              out: Path) -> tuple[FeaturePlan, list[str]]:
+    """The plan of the first episode's rig, with the optional streams these episodes (and
+    the dataset at ``out``, appending) have; and the warnings for the ones left out."""
     from collector.sync.timeline import episode_rig
 
-    return feature_plan(episode_rig(episodes[0]), streams=streams)
+    return plan_streams(episode_rig(next(iter(episodes))), list(episodes.values()), streams=streams,
+                        existing=writer_cls.existing_features(out), out=out)
 
 
 def export_episodes(sources: Iterable[str | Path], *, fmt: str, out: str | Path, fps: float | None = None,
@@ -201,7 +209,7 @@ def export_episodes(sources: Iterable[str | Path], *, fmt: str, out: str | Path,
         raise ExportError(f"workers={workers!r} is not a positive integer")
     result = ExportResult(out=Path(out), format=fmt)
     candidates = find_sources(sources)
-    episodes: list[Path] = []
+    episodes: dict[Path, EpisodeInfo] = {}
     for path in candidates:
         info = read_episode_info(path)
         if info.status in SKIP_STATUSES:
@@ -212,12 +220,12 @@ def export_episodes(sources: Iterable[str | Path], *, fmt: str, out: str | Path,
                 raise ExportError(f"{path}: {reason}")
             result.failed.append((str(path), reason))
         else:
-            episodes.append(path)
+            episodes[path] = info
     if not episodes:
         raise ExportError("no episode to export" + (f" ({len(result.excluded)} discarded, {len(result.failed)} "
                                                      "not finished)" if candidates else ""))
     writer_cls = get_writer(fmt)
-    plan = _plan_for(episodes, streams)
+    plan, result.warnings = _plan_for(episodes, streams, writer_cls, Path(out))
     fps = float(fps if fps is not None else plan.fps)
     notify = progress or (lambda *args: None)
     with writer_cls(Path(out), plan=plan, fps=fps, options=dict(options or {})) as writer:
@@ -234,7 +242,8 @@ def export_episodes(sources: Iterable[str | Path], *, fmt: str, out: str | Path,
         def failed(job: _Job, err: CollectorError) -> None:
             if strict:
                 raise (err if job.episode in str(err) else ExportError(f"{job.episode}: {err}")) from err
-            result.failed.append((job.episode, str(err)))
+            # (episode, reason): a reason that names the episode already (SyncError) is not prefixed twice
+            result.failed.append((job.episode, str(err).removeprefix(f"{job.episode}: ")))
             notify("skip", job.episode, 0, 0)
 
         if ray_address:

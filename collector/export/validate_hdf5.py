@@ -6,7 +6,8 @@ are there, two-dimensional, with one first dimension K; every camera under
 ``/observations/images`` has K frames (``compress``: ``/compress_len`` is
 ``(cameras, K)``); ``/timestamp`` has K values equal to ``frame_index / fps`` within
 1e-4 s (``/frame_index``, else 0..K-1; root attr ``fps``); qpos and action hold no
-NaN or inf. Over the folder: the episodes are numbered 0..n-1 without a hole.
+NaN or inf; a dataset's ``valid`` attr (an optional stream's feature) names a bool
+dataset of K values. Over the folder: the episodes are numbered 0..n-1 without a hole.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def _check_file(file: Path) -> tuple[list[str], int, set[str]]:
                     found.append(f"/{name} holds NaN or inf in {len(bad)} frame(s) (first at row {int(bad[0])})")
         cameras = _check_images(root, k, found)
         _check_time(root, k, found)
+        _check_validity(root, k, found)
     return found, k, cameras
 
 
@@ -107,6 +109,22 @@ def _check_images(root, k: int, found: list[str]) -> set[str]:
             found.append(f"/compress_len has shape {lengths.shape}, expected ({len(names)}, {k}) "
                          "(cameras, frames)")
     return set(names)
+
+
+def _check_validity(root, k: int, found: list[str]) -> None:
+    """Each dataset's ``valid`` attr names a (K,) bool dataset (its stream's validity flags)."""
+    import h5py
+
+    def visit(name: str, item) -> None:
+        gate = item.attrs.get("valid") if isinstance(item, h5py.Dataset) else None
+        if gate is None:
+            return
+        flags = root.get(str(gate))
+        if not isinstance(flags, h5py.Dataset) or flags.dtype != np.bool_ or flags.shape != (k,):
+            shown = "missing" if not isinstance(flags, h5py.Dataset) else f"{flags.dtype} {flags.shape}"
+            found.append(f"/{name}: its validity flags {gate} are {shown}, expected ({k},) bool")
+
+    root.visititems(visit)
 
 
 def _check_time(root, k: int, found: list[str]) -> None:

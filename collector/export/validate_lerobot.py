@@ -13,7 +13,8 @@
 * timestamps: per episode ``frame_index`` = 0..length-1 and
   ``|timestamp - frame_index / fps| < 1e-4 s`` (LeRobot's tolerance).
 * videos: :mod:`collector.export.validate_lerobot_videos`;
-* stats: :mod:`collector.export.validate_lerobot_stats` (``meta/stats.json`` against the data);
+* stats: :mod:`collector.export.validate_lerobot_stats` (``meta/stats.json`` against the data,
+  an optional stream's features over the rows its validity column marks);
 * NaN/inf and honest time: :mod:`collector.export.validate_time`, with the rig of each
   episode (episodes-table ``rig``, else info.json ``collector.rig``).
 """
@@ -28,7 +29,7 @@ import numpy as np
 from collector.export.errors import ExportError
 from collector.export.lerobot import layout
 from collector.export.validate import Problem
-from collector.export.validate_lerobot_stats import IMAGE_DTYPES, check_stats
+from collector.export.validate_lerobot_stats import IMAGE_DTYPES, check_stats, check_validity
 from collector.export.validate_lerobot_videos import TIME_TOLERANCE_S, check_videos
 from collector.export.validate_time import check_nan, check_time_limits, time_rules
 
@@ -327,8 +328,12 @@ class _Dataset:
     # -- stats, NaN, time ----------------------------------------------------------------
 
     def _stats(self) -> None:
+        collector = self.info.get("collector") if isinstance(self.info.get("collector"), dict) else {}
+        validity, found = check_validity(self.features, collector.get("validity", {}))
+        for message in found:
+            self.problem(layout.INFO_PATH, message)
         for where, message in check_stats(self.root, self.features, self.columns,
-                                          exact_quantiles=self.exact_quantiles):
+                                          exact_quantiles=self.exact_quantiles, validity=validity):
             self.problem(where, message)
 
     def _values(self) -> None:

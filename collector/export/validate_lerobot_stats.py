@@ -7,6 +7,10 @@ dataset is ours (``exact_quantiles``): LeRobot's own writer averages the episode
 quantiles, so for its datasets they need only be in order. Image and video features
 (stats from a sample of pixels, not recomputed here) must be ``(channels, 1, 1)`` with
 ``min <= q01 <= ... <= q99 <= max`` and ``min <= mean <= max`` (within 1e-6).
+
+A feature of an optional stream is recomputed over the rows where its validity column
+is true (``validity``: info.json ``collector.validity``, feature -> validity column), as
+the writer counts it; a validity column that is not a bool feature of the data is a problem.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Mapping
 import numpy as np
 
 from collector.export.lerobot.layout import STATS_PATH
-from collector.export.lerobot.stats import QUANTILES, STAT_NAMES, numeric_stats
+from collector.export.lerobot.stats import QUANTILES, STAT_NAMES, numeric_stats, valid_rows
 
 STATS_RTOL = STATS_ATOL = 1e-6
 IMAGE_DTYPES = ("video", "image")
@@ -29,10 +33,25 @@ def _show(values: np.ndarray) -> str:
     return np.array2string(np.asarray(values, dtype=np.float64).reshape(-1)[:4], precision=6, separator=", ")
 
 
+def check_validity(features: Mapping[str, dict], validity: object) -> tuple[dict[str, str], list[str]]:
+    """The usable part of info.json ``collector.validity`` and a message per bad entry."""
+    if not isinstance(validity, Mapping):
+        return {}, [f"collector.validity is {type(validity).__name__}, not an object"]
+    usable, found = {}, []
+    for key, gate in validity.items():
+        if key not in features or not isinstance(gate, str) or features.get(gate, {}).get("dtype") != "bool":
+            found.append(f"collector.validity: {key!r} -> {gate!r} is not a feature gated by a bool feature")
+        else:
+            usable[key] = gate
+    return usable, found
+
+
 def check_stats(root: Path, features: Mapping[str, dict], columns: Mapping[str, np.ndarray], *,
-                exact_quantiles: bool) -> list[tuple[str, str]]:
+                exact_quantiles: bool, validity: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """``(where, message)`` per feature whose stats are missing or wrong (module doc);
-    ``columns`` are the numeric data columns (a feature without one is not recomputed)."""
+    ``columns`` are the numeric data columns (a feature without one is not recomputed);
+    ``validity``: feature -> its validity column (:func:`check_validity`)."""
+    validity = {k: v for k, v in (validity or {}).items() if v in columns}
     try:
         stats = json.loads((Path(root) / STATS_PATH).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -54,7 +73,7 @@ def check_stats(root: Path, features: Mapping[str, dict], columns: Mapping[str, 
         if feature["dtype"] in IMAGE_DTYPES:
             found += _image(key, int(feature["shape"][-1]), stored)
         elif key in columns:
-            found += _numeric(key, stored, columns[key], exact_quantiles)
+            found += _numeric(key, stored, columns[key][valid_rows(columns, validity, key)], exact_quantiles)
     return [(STATS_PATH, message) for message in found]
 
 

@@ -11,7 +11,7 @@ from collector.export.features import FeaturePlan, episode_valid_mask, feature_p
 from collector.rig import load_rig
 
 VOCABULARY = {"observation", "state", "action", "velocity", "effort", "imu", "orientation", "angular_velocity",
-              "linear_acceleration", "wrench", "tactile", "images", "depth", "time", "source_s", "error_ms"}
+              "linear_acceleration", "wrench", "tactile", "images", "depth", "time", "source_s", "error_ms", "valid"}
 
 
 @pytest.mark.parametrize("name", ["baoan_humanoid", "longhua_humanoid"])
@@ -28,6 +28,8 @@ def test_no_topic_leaks_into_keys(name):
         assert plan[f"time.{stream.name}.source_s"].dtype == "float64"
         assert plan[f"time.{stream.name}.error_ms"].dtype == "float32"
         assert plan[f"time.{stream.name}.source_s"].shape == (1,)
+        # optional streams, and only they, say on which frames they hold data
+        assert (f"time.{stream.name}.valid" in plan) == (not stream.required), stream.name
 
 
 def test_baoan_plan():

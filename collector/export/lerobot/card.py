@@ -84,9 +84,24 @@ def card_text(info: Mapping[str, Any], rows: list[dict], options: Mapping[str, A
         "distance from the frame time; `time.valid` is false where a required stream had no sample "
         "within its tolerance. The episodes table keeps each episode's `success` label, `site`, "
         "`rig`, `operator` (a pseudonymous id) and source `episode_id`.", "",
+        *validity_lines(extra.get("validity") or {}),
         "## meta/info.json", "", "```json", json.dumps(info, indent=2, ensure_ascii=False), "```", "",
     ]
     return "\n".join(lines)
+
+
+def validity_lines(validity: Mapping[str, str]) -> list[str]:
+    """The card's paragraph on the optional streams' validity columns (none without any)."""
+    columns = sorted(set(validity.values()))
+    if not columns:
+        return []
+    return [
+        "Optional sensors have a validity column (" + ", ".join(f"`{c}`" for c in columns) + "): true where "
+        "that stream had a sample within its tolerance on the frame. In an episode where the sensor "
+        "published nothing (not plugged in) it is false throughout and the sensor's features hold zeros "
+        "(black frames for a camera); elsewhere a false row may hold NaN. Mask those rows, do not learn "
+        "from them: `meta/stats.json` counts only the rows where the column is true.", "",
+    ]
 
 
 def privacy_lines(privacy: Mapping[str, Any] | None) -> list[str]:

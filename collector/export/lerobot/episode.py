@@ -32,7 +32,7 @@ from collector.export.errors import ExportError
 from collector.export.features import FeaturePlan, episode_valid_mask, frame_table
 from collector.export.frames import iter_frames
 from collector.export.lerobot.layout import VALID_KEY
-from collector.export.lerobot.stats import ImageStats, Stats, numeric_stats
+from collector.export.lerobot.stats import ImageStats, Stats, numeric_stats, table_stats
 from collector.export.lerobot.video import ThreadedEncoder, VideoEncoder, encoder_options
 
 ROWS_PER_GROUP = 256
@@ -126,7 +126,8 @@ def prepare_episode(*, plan: FeaturePlan, fps: float, options: Mapping[str, Any]
     count = len(rows)
     valid = episode_valid_mask(sync, plan)[rows]
     columns = {key: values[rows] for key, values in numeric.items()}
-    stats: dict[str, Stats] = {key: numeric_stats(values) for key, values in columns.items()}
+    stats: dict[str, Stats] = table_stats(columns, plan.validity)
+    counted = {key: columns[gate].reshape(count) for key, gate in plan.validity.items()}  # images: their frames
     timestamps = (np.arange(count, dtype=np.float64) / fps).astype(np.float32)
     stats[VALID_KEY] = numeric_stats(valid.astype(np.float64))
     stats["timestamp"] = numeric_stats(timestamps.astype(np.float64))
@@ -145,9 +146,9 @@ def prepare_episode(*, plan: FeaturePlan, fps: float, options: Mapping[str, Any]
             encoders[feature.streams[0]] = ThreadedEncoder(VideoEncoder(
                 scratch / f"{feature.key}.mp4", width=width, height=height, fps=fps, codec=options["vcodec"],
                 options=options_av))
-            image_stats[feature.key] = ImageStats(count, channels=3, scale=255.0)
+            image_stats[feature.key] = ImageStats(count, channels=3, scale=255.0, valid=counted.get(feature.key))
         for feature in depths:
-            image_stats[feature.key] = ImageStats(count, channels=1, scale=1.0)
+            image_stats[feature.key] = ImageStats(count, channels=1, scale=1.0, valid=counted.get(feature.key))
         by_stream = {f.streams[0]: f for f in (*cameras, *depths)}
         blur = None
         if options.get("blur_faces"):

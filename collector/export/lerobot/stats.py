@@ -13,6 +13,10 @@ The dataset's numeric statistics are computed exactly over all its frames
 (:func:`numeric_stats` on the full columns); image statistics combine the episodes'
 samples: min/max exactly, mean and std pooled exactly over the samples, quantiles
 as the frame-weighted mean of the episodes' quantiles (LeRobot's approximation).
+
+A feature of an optional stream counts only the frames where the stream's validity
+column ``time.<stream>.valid`` is true (:func:`table_stats`; ``count`` is their number),
+so the zeros of episodes without that stream do not pull its statistics.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ Stats = dict[str, np.ndarray]
 def numeric_stats(values: np.ndarray) -> Stats:
     """Stats over axis 0 of ``values`` (K, ...) skipping NaN; an element with no finite
     value gets NaN (and ``count`` counts frames, as LeRobot's)."""
-    data = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
     shape = np.asarray(values).shape[1:] or (1,)
+    data = np.asarray(values, dtype=np.float64).reshape(len(values), int(np.prod(shape)))
     out: Stats = {}
     finite = ~np.isnan(data)
     any_finite = finite.any(axis=0)
@@ -42,8 +46,8 @@ def numeric_stats(values: np.ndarray) -> Stats:
         n = finite.sum(axis=0)
         mean = np.where(n > 0, safe.sum(axis=0) / np.maximum(n, 1), np.nan)
         var = np.where(n > 0, (np.where(finite, data - mean, 0.0) ** 2).sum(axis=0) / np.maximum(n, 1), np.nan)
-        out["min"] = np.where(any_finite, np.nanmin(np.where(finite, data, np.inf), axis=0), np.nan)
-        out["max"] = np.where(any_finite, np.nanmax(np.where(finite, data, -np.inf), axis=0), np.nan)
+        out["min"] = np.where(any_finite, np.min(np.where(finite, data, np.inf), axis=0, initial=np.inf), np.nan)
+        out["max"] = np.where(any_finite, np.max(np.where(finite, data, -np.inf), axis=0, initial=-np.inf), np.nan)
         out["mean"] = mean
         out["std"] = np.sqrt(var)
         if data.shape[0] and any_finite.any():
@@ -57,6 +61,23 @@ def numeric_stats(values: np.ndarray) -> Stats:
     out = {k: v.reshape(shape) for k, v in out.items()}
     out["count"] = np.array([len(values)], dtype=np.int64)
     return out
+
+
+def valid_rows(columns: Mapping[str, np.ndarray], validity: Mapping[str, str], key: str) -> np.ndarray | slice:
+    """The rows of ``columns[key]`` its statistics count: where its validity column
+    (``validity[key]``, see :attr:`~collector.export.features.FeaturePlan.validity`) is
+    true; every row for a feature no validity column gates."""
+    if key not in validity:
+        return slice(None)
+    flags = np.asarray(columns[validity[key]])
+    return flags.reshape(len(flags)).astype(bool)
+
+
+def table_stats(columns: Mapping[str, np.ndarray], validity: Mapping[str, str]) -> dict[str, Stats]:
+    """:func:`numeric_stats` of every column of ``columns`` (key -> (N, ...) values), each
+    over the rows :func:`valid_rows` gives it."""
+    return {key: numeric_stats(np.asarray(values)[valid_rows(columns, validity, key)])
+            for key, values in columns.items()}
 
 
 def sample_positions(frames: int) -> np.ndarray:
@@ -76,15 +97,19 @@ class ImageStats:
     """Accumulates one camera's (or depth stream's) sampled pixels for one episode.
 
     Args:
+        frames: the episode's frame count.
         channels: 3 for cameras, 1 for depth.
         scale: divide pixel values by this (255 for cameras: values in [0, 1]).
+        valid: (frames,) bool, the frames that count (an optional camera's validity
+            column); None: all. ``count`` is the number of counted frames.
     """
 
-    def __init__(self, frames: int, *, channels: int, scale: float):
-        self.positions = set(sample_positions(frames).tolist())
+    def __init__(self, frames: int, *, channels: int, scale: float, valid: np.ndarray | None = None):
+        counted = np.arange(frames) if valid is None else np.flatnonzero(np.asarray(valid, dtype=bool))
+        self.positions = set(counted[sample_positions(len(counted))].tolist())
         self.channels = channels
         self.scale = scale
-        self.frames = frames
+        self.frames = len(counted)
         self._samples: list[np.ndarray] = []
 
     def offer(self, position: int, frame: np.ndarray) -> None:

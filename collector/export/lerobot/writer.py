@@ -39,7 +39,7 @@ from collector.export.errors import ExportError
 from collector.export.features import FeaturePlan
 from collector.export.lerobot import layout
 from collector.export.lerobot.episode import EpisodePart, prepare_episode
-from collector.export.lerobot.stats import STAT_NAMES, combine_image_stats, numeric_stats, to_json
+from collector.export.lerobot.stats import STAT_NAMES, combine_image_stats, numeric_stats, table_stats, to_json
 from collector.export.lerobot.video import ENCODERS, VideoConcat
 from collector.export.registry import register
 from collector.export.transaction import FolderTransaction
@@ -108,6 +108,15 @@ class LeRobotWriter(DatasetWriter):
         self._video_next = {key: layout.first_free_file(self.stage / "videos" / key) for key in self.video_keys}
 
     # -- compatibility ---------------------------------------------------------------------
+
+    @classmethod
+    def existing_features(cls, root: Path) -> set[str] | None:
+        """The features in ``meta/info.json`` of the dataset at ``root`` (None: none there)."""
+        try:
+            features = json.loads((Path(root) / layout.INFO_PATH).read_text(encoding="utf-8"))["features"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # no dataset, or a broken one the constructor reports
+        return set(features) if isinstance(features, dict) else None
 
     def _check_compatible(self) -> None:
         info = self.state.info
@@ -348,13 +357,10 @@ class LeRobotWriter(DatasetWriter):
                     values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
                     values = values.reshape(-1, *shape)
                 columns[key].append(values)
-        stats = {}
-        for key in self.features:
-            if key in columns:
-                stats[key] = numeric_stats(np.concatenate(columns[key]) if columns[key] else np.zeros(0))
-            else:
-                stats[key] = combine_image_stats(self._image_stats_of(key))
-        return stats
+        numeric = table_stats({key: np.concatenate(parts) if parts else np.zeros(0) for key, parts in columns.items()},
+                              self.plan.validity)
+        return {key: numeric[key] if key in numeric else combine_image_stats(self._image_stats_of(key))
+                for key in self.features}
 
     def _image_stats_of(self, key: str) -> list[dict]:
         """Per-episode stats of image feature ``key``: earlier episodes from the table, this run's parts."""
@@ -401,7 +407,7 @@ class LeRobotWriter(DatasetWriter):
             "collector": {"version": __version__, "rig": self.plan.rig, "rigs": rigs, "sites": sites,
                           "invalid": self.options["invalid"], "vcodec": self.options["vcodec"],
                           "crf": self.options["crf"], "gop": self.options["gop"],
-                          "license": self.options["license"]},
+                          "license": self.options["license"], "validity": self.plan.validity},
         }
         if self.options["blur_faces"]:
             info["privacy"] = self._privacy((self.state.info or {}).get("privacy") or {})
