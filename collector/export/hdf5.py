@@ -21,7 +21,9 @@ and beside it, what ACT does not read: ``/observations/depth/<stream>`` (K, H, W
 of each row, ``/valid`` (K,) bool. Every dataset has attrs ``feature`` (the feature
 key) and, where it has them, ``names``. Root attrs add task, success, episode_id, rig,
 site, robot, operator, fps and ``features`` (JSON: key -> dtype, shape, names, path,
-and ``valid``).
+and ``valid``), ``reference_clock`` (the recording host's clock: what ``source_s`` is on)
+and ``clocks`` (JSON, per stream: the clock declared and used, the fitted offset and
+drift of a device clock, the latency).
 
 Optional streams (``required: false``) add ``/time/<stream>/valid`` (K,) bool: true where
 the stream's frame was valid. In an episode where the stream published nothing, its
@@ -332,6 +334,12 @@ class _EpisodeFile:
         attrs["dropped_frames"] = sync.frames - len(rows)
         attrs["t0_ns"] = int(sync.t0_ns)
         attrs["origin_ns"] = int(sync.origin_ns)
+        # what time.*/source_s are on, and how each stream's stamps were put there (this episode)
+        attrs["reference_clock"] = "recording host (receive time)"
+        attrs["clocks"] = json.dumps({name: {key: value for key, value in fit.to_dict().items()
+                                             if key in ("clock", "declared", "evidence", "offset_ms", "drift_ppm",
+                                                        "drift_sigma_ppm", "latency")}
+                                      for name, fit in sync.clocks.items()})
         attrs["format"] = "aloha_act"
         attrs["collector_version"] = __version__
         validity = self.plan.validity

@@ -207,3 +207,23 @@ def test_action_is_the_last_command_truly_captured(exported):
         assert np.abs(rows.action - episode.trajectory.command(true)).max() <= 1e-6
         last, clear = truth.last_capture_at_or_before(stream.true_ns, grid)
         assert (held == last)[clear].mean() >= NEAREST_SHARE
+
+
+def test_the_datasets_say_which_clock_the_times_are_on(episodes, tmp_path):
+    """HDF5 attrs carry the reference clock and, per stream, the clock used; the LeRobot card explains it."""
+    import h5py
+
+    first = next(iter(episodes.values()))
+    hdf5 = tmp_path / "hdf5"
+    export_episodes([first.path], fmt="hdf5", out=hdf5, strict=True)
+    with h5py.File(hdf5 / "episode_0.hdf5", "r") as f:
+        assert f.attrs["reference_clock"] == "recording host (receive time)"
+        clocks = json.loads(f.attrs["clocks"])
+    assert {name: c["clock"] for name, c in clocks.items()} == {
+        "head_rgb": "header", "wrist_rgb": "device", "joint_states": "device", "action": "device"}
+    assert clocks["head_rgb"]["latency"]["measured"] is True and clocks["head_rgb"]["offset_ms"] == 0
+    assert abs(clocks["wrist_rgb"]["offset_ms"] + 3200) < 1 and abs(clocks["joint_states"]["drift_ppm"] - 30) < 5
+    lerobot = tmp_path / "lerobot"
+    export_episodes([first.path], fmt="lerobot", out=lerobot, strict=True)
+    card = (lerobot / "README.md").read_text(encoding="utf-8")
+    assert "Reference clock: the recording host's clock" in card and "`clock: header`" in card

@@ -78,10 +78,18 @@ def card_text(info: Mapping[str, Any], rows: list[dict], options: Mapping[str, A
     lines += privacy_lines(info.get("privacy"))
     lines += [
         "", "## Time", "",
-        "Every stream was aligned on the grid `timestamp = frame_index / fps` from its sensor "
-        "clock (offset and drift estimated per episode). `time.<stream>.source_s` is the time of "
-        "the sample actually used (s from the episode start) and `time.<stream>.error_ms` its "
-        "distance from the frame time; `time.valid` is false where a required stream had no sample "
+        "**Reference clock: the recording host's clock**, on which the recorder took every message's "
+        "receive time. Every stream was aligned on the grid `timestamp = frame_index / fps` (frame 0 at "
+        "the first time every required stream had data). A stream whose `header.stamp` is on the host's "
+        "clock or a synchronised one (PTP, chrony; `clock: header` in the rig profile) was used at its "
+        "stamp exactly: its transport latency was measured, never applied. A sensor's own clock "
+        "(`clock: device`, or a header clock whose stamps proved it unsynchronised) was mapped onto the "
+        "host's clock by an offset and drift fitted per episode; a stream without a usable stamp "
+        "(`clock: receive`) was timed by its receive time less the rig's known latency. "
+        "`time.<stream>.source_s` is the capture time, on the reference clock, of the sample actually "
+        "used (s from the episode's first capture; for a trusted stamp, the stamp itself; for an "
+        "interpolated stream, the frame time) and `time.<stream>.error_ms` its signed distance from the "
+        "frame time (source - frame, ms); `time.valid` is false where a required stream had no sample "
         "within its tolerance. The episodes table keeps each episode's `success` label, `site`, "
         "`rig`, `operator` (a pseudonymous id) and source `episode_id`.", "",
         *validity_lines(extra.get("validity") or {}),
