@@ -1,7 +1,7 @@
 """Sync accuracy and speed: ``collector.sync`` against "latest value at loop time", same episode.
 
-    cd /work/main && PYTHONPATH=/work/main /tmp/v/bin/python bench/sync_accuracy.py \\
-        [--seconds 60] [--quick] [--seed 7] [--json-out results.json] [--keep] [--out-dir DIR]
+    .venv/bin/python bench/sync_accuracy.py [--seconds 60] [--scenario-seconds 30] [--quick] [--seed 7] \\
+        [--json-out results.json] [--keep] [--out-dir DIR]
 
 One synthetic Bao'an episode (all 11 streams, VGA images) is written with the
 default latency model (cameras 8 ms + exp(1 ms), others 0.3 ms + exp(0.2 ms)),
@@ -27,6 +27,14 @@ for it. Timing error = |claimed time - true time of the data used|.
 
 Also reported for ours: |t_k - true time of the data used| (how far the data is
 from the frame it is filed under; for the baseline that is its timing error).
+
+Clock scenarios (issue 12): four episodes written by an independent writer
+(rosbags, ``tests/sync/truth.py``) with known truth, scored the same way:
+``shared_clock`` (every stream on the host clock, cameras 18-35 ms latency with
+bursts of 100-300 ms), ``controller_clock`` (joints and action stamped by a
+controller 40 ms ahead, 30 ppm), ``device_camera`` (a camera clock 3.2 s behind)
+and ``mixed`` (all three, 1% drops). The cameras of the synthetic episode above
+are declared ``clock: device`` there: their stamps are on their own clocks.
 
 Speed: ``synchronize(path, keep=True)`` timed twice on the episode just written
 (the first run's bag is in the page cache already, since it was just written;
@@ -96,12 +104,15 @@ console = Console(width=None if sys.stdout.isatty() else 170)  # piped: wide eno
 
 
 def bench_rig(name: str) -> Rig:
-    """The shipped rig ``name`` with the synthetic latency model's constant parts as ``latency_ms``."""
+    """The shipped rig ``name`` with the synthetic latency model's constant parts as ``latency_ms``,
+    and the cameras (whose stamps get an offset and drift here) on ``clock: device``."""
     import yaml
 
     doc = yaml.safe_load(load_rig(name).text)
     for stream in doc["streams"]:
         stream["latency_ms"] = LATENCY_MS.get(stream["role"], OTHER_LATENCY_MS)
+        if stream["role"] in CAMERA_ROLES:
+            stream["clock"] = "device"
     return parse_rig(yaml.safe_dump(doc, sort_keys=False), source=f"{name}_bench_latency.yaml")
 
 
@@ -239,6 +250,8 @@ def run(args: argparse.Namespace) -> dict:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
+    results["scenarios"] = run_scenarios(work.parent if args.keep else Path(tempfile.mkdtemp(prefix="sync_scn_")),
+                                         args.scenario_seconds, keep=args.keep)
     messages = sum(len(a.message_time_ns) for a in result.streams.values())
     duration_s = (int(result.grid_ns[-1]) - result.t0_ns) / 1e9 if result.frames else 0.0
     results["speed"] = {
@@ -256,6 +269,48 @@ def run(args: argparse.Namespace) -> dict:
     results["sync_violations"] = [v.to_dict() for v in result.violations]
     results["runtime_s"] = time.perf_counter() - started
     return results
+
+
+def run_scenarios(parent: Path, seconds: float, *, keep: bool) -> dict:
+    """Write each clock scenario with rosbags, sync it, score ours and the baseline against the truth."""
+    from collector.sync import synchronize
+    from tests.sync import truth as scenarios
+
+    out = {}
+    work = Path(tempfile.mkdtemp(prefix="scenarios_", dir=parent))
+    try:
+        for make in (scenarios.shared_clock, scenarios.controller_clock, scenarios.device_camera, scenarios.mixed):
+            episode = scenarios.write_episode(work, make(seconds=seconds))
+            result = synchronize(episode.path, keep=True)
+            truth = {name: MessageTruth(true_ns=t.true_ns, stamp_ns=t.stamp_ns, receive_ns=t.receive_ns, seq=t.seq)
+                     for name, t in episode.streams.items()}
+            cameras = [s.name for s in episode.rig.streams if s.role in CAMERA_ROLES]
+            scored = score(result, truth, episode.rig, cameras)
+            clocks = {}
+            for name, t in episode.streams.items():
+                fit = result.clocks[name]
+                entry = {"declared": t.spec.clock, "used": fit.clock,
+                         "injected_offset_ms": t.spec.offset_ms, "injected_drift_ppm": t.spec.drift_ppm,
+                         "latency_injected_ms": list(t.spec.latency_ms)}
+                if fit.clock == "device":  # offset at the main segment's anchor, against the truth there
+                    main = fit.main
+                    entry.update(offset_ms=fit.offset_ns / NS_PER_MS, drift_ppm=fit.drift_ppm,
+                                 drift_sigma_ppm=fit.drift_sigma_ppm,
+                                 true_offset_ms=float(t.offset_at(main.anchor_ns)) / NS_PER_MS)
+                if fit.latency is not None:
+                    entry["latency"] = fit.latency.to_dict()
+                clocks[name] = entry
+            scored["clocks"] = clocks
+            scored["warnings"] = sorted({w.code for w in result.warnings if w.code != "kept"})
+            scored["seconds"] = seconds
+            out[episode.scenario.name] = scored
+            console.print(f"scenario {episode.scenario.name}: {seconds:g} s written with rosbags and synced")
+    finally:
+        if keep:
+            console.print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def score(result, truth: dict[str, MessageTruth], rig: Rig, cameras: list[str]) -> dict:
@@ -336,6 +391,43 @@ def clock_table(results: dict) -> Table:
     return table
 
 
+def scenario_table(scenarios: dict) -> Table:
+    table = Table(title="Clock scenarios (episodes written by rosbags): timing error (ms), ours vs baseline",
+                  box=box.SIMPLE_HEAVY, title_justify="left")
+    for label in ("scenario", "streams", "valid", "ours med", "ours p99", "base med", "base p99", "ratio med",
+                  "ratio p99", "target"):
+        table.add_column(label, justify="left" if label in ("scenario", "streams") else "right")
+    for name, scored in scenarios.items():
+        for group in ("cameras", "other streams"):
+            e = scored["overall"][group]
+            o, b = e["ours"], e["baseline"]
+            table.add_row(name, group, f"{e['ours_valid']}/{e['frames']}", _ms(o["median_ms"]), _ms(o["p99_ms"]),
+                          _ms(b["median_ms"]), _ms(b["p99_ms"]), _x(e["ratio_median"]), _x(e["ratio_p99"]),
+                          _verdict(e["pass"]))
+    return table
+
+
+def scenario_clock_table(scenarios: dict) -> Table:
+    table = Table(title="Clock scenarios: clocks declared, used and recovered", box=box.SIMPLE_HEAVY,
+                  title_justify="left")
+    for label in ("scenario", "stream", "declared", "used", "offset ms (true)", "drift ppm (true)",
+                  "latency med ms (injected range)"):
+        table.add_column(label, justify="left" if label in ("scenario", "stream", "declared", "used") else "right")
+    for name, scored in scenarios.items():
+        for stream, c in scored["clocks"].items():
+            if c["used"] == "device":
+                sigma = c["drift_sigma_ppm"]
+                offset = f"{c['offset_ms']:.3f} ({c['true_offset_ms']:.3f})"
+                drift = f"{c['drift_ppm']:.1f}+-{sigma:.0f} ({c['injected_drift_ppm']:g})"
+            else:
+                offset = drift = "-"
+            latency = c.get("latency")
+            low, high = c["latency_injected_ms"]
+            shown = "-" if latency is None else f"{'' if latency['measured'] else '~'}{latency['median_ms']:.2f}"
+            table.add_row(name, stream, c["declared"], c["used"], offset, drift, f"{shown} ({low:g}-{high:g})")
+    return table
+
+
 def speed_table(speed: dict) -> Table:
     title = (f"Sync speed: {speed['episode_s']:g} s episode, {speed['frames']} grid frames, "
              f"{speed['messages']:,} messages, {speed['bag_gb']:.2f} GB bag")
@@ -353,6 +445,8 @@ def report(results: dict) -> None:
     console.print(accuracy_table("Timing error per stream (ms)", results["streams"], first="stream", show_policy=True))
     console.print(accuracy_table("Timing error pooled (ms)", results["overall"], first="streams", show_policy=False))
     console.print(clock_table(results))
+    console.print(scenario_table(results["scenarios"]))
+    console.print(scenario_clock_table(results["scenarios"]))
     console.print(speed_table(results["speed"]))
     speed = results["speed"]
     console.print(f"episode written in {speed['write_s']:.1f} s; read_timelines alone {speed['read_timelines_s']:.2f} s")
@@ -392,9 +486,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out-dir", type=Path, default=None, help="where the temporary episode goes (default: tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the episode (with its rig copy) after the run")
     parser.add_argument("--json-out", type=Path, default=None, help="write all results as JSON here")
+    parser.add_argument("--scenario-seconds", type=float, default=None,
+                        help="length of each clock scenario episode, s (default 30; --quick: 8)")
     args = parser.parse_args(argv)
     if args.seconds is not None and not args.seconds > 0:
         parser.error(f"--seconds: expected a positive number, got {args.seconds}")
+    if args.scenario_seconds is None:
+        args.scenario_seconds = 8.0 if args.quick else 30.0
+    elif not args.scenario_seconds >= 5:
+        parser.error(f"--scenario-seconds: expected at least 5, got {args.scenario_seconds}")
     return args
 
 
