@@ -29,8 +29,15 @@ def test_sync_report_json_carries_clock_fit(faulty_episode, capsys):
     # The synthetic camera publishes 8 ms after capture (undeclared in the rig), so 35 - 8 ms shows.
     assert head["offset_ms"] == pytest.approx(27, abs=1.5)
     assert head["jitter_ms"] == pytest.approx(3, abs=1)
+    # stamped 35 ms ahead of their receive times: the declared header clock proves unsynchronised
+    assert (head["declared_clock"], head["clock"]) == ("header", "device")
+    assert "later than their receive time" in sync["streams"]["head_rgb"]["clock"]["evidence"]
     clean = sync["streams"]["left_wrist_rgb"]["summary"]
-    assert abs(clean["drift_ppm"]) < 20 and clean["jitter_ms"] < 0.5
+    # on the host clock: trusted, not fitted; the synthetic driver's 8 ms + exp(1 ms) latency measured
+    assert clean["clock"] == "header" and clean["drift_ppm"] == 0 and clean["jitter_ms"] == 0
+    latency = clean["latency"]
+    assert latency["measured"] and 8.0 <= latency["min_ms"] < 8.2 and 8.4 < latency["median_ms"] < 9.0
+    assert latency["min_ms"] <= latency["median_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     for name, entry in sync["streams"].items():
         summary = entry["summary"]
         if entry["policy"] == "nearest":  # an image is never taken from outside the tolerance
@@ -42,6 +49,7 @@ def test_sync_text_and_plot(faulty_episode, tmp_path, capsys):
     assert main(["inspect", str(faulty_episode), "--sync", "--plot", str(plot)]) == 0
     text = capsys.readouterr().out
     assert "offset ms" in text and "head_rgb" in text and "REFUSED" not in text
+    assert "lat med" in text and "header->device" in text and "reference clock: the recording host's clock" in text
     assert f"plot: {plot}" in text
     data = plot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
@@ -70,3 +78,13 @@ def test_folder_of_episodes_gets_one_plot_each(tmp_path, capsys):
     for episode in episodes:
         expected = tmp_path / f"sync_{episode.name}.png"
         assert expected.is_file() and f"plot: {expected}" in out
+
+
+def test_a_sync_error_in_a_folder_names_the_episode(tmp_path, capsys):
+    good = write_synthetic_episode(tmp_path, RIG, seconds=2, seed=3).path
+    silent = write_synthetic_episode(tmp_path, RIG, seconds=2, seed=4,
+                                     faults={"joint_states": {"silent_after_s": 0}}).path
+    assert good != silent
+    assert main(["inspect", str(tmp_path), "--sync"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {silent}: joint_states: "), lines
