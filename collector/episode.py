@@ -24,11 +24,14 @@ from typing import Any
 
 from collector import __version__
 from collector.bag.msgdef import has_header
-from collector.errors import EpisodeError
+from collector.errors import EpisodeError, RigError
+from collector.latency import LatencyHistogram, LatencySummary, measures_latency
 from collector.pseudonym import check_operator_id
-from collector.rig import Rig, Stream
+from collector.rig import Rig, Stream, SyncLimits, parse_rig
 
 EPISODE_FILE = "episode.json"
+# the rig profile: attached to the bag by the recorder, or a file of this name beside a bag another tool wrote
+RIG_ATTACHMENT = "rig_profile.yaml"
 SCHEMA_VERSION = 1
 STATUSES = ("recording", "complete", "discarded", "interrupted", "recovered")
 END_REASONS = ("", "operator", "duration", "disk_low", "backlog", "shutdown", "error", "recovered")
@@ -61,6 +64,11 @@ class StreamStats:
     ``clock_resets`` counts steps back of the stream's own clock by more than
     :func:`clock_reset_ns` (a simulation-time reset): gaps are judged on the new
     clock from there, so a clock that went back does not hide later holes.
+    ``latency_ms`` summarises receive - ``header.stamp`` of a ``clock: header``
+    stream (see :class:`~collector.latency.LatencySummary`); None where it is not
+    measured (other clocks, types without a header, files older than the field).
+    While an episode records, the stats made by :meth:`for_stream` hold a
+    histogram that :meth:`add` fills and :meth:`to_dict` summarises.
     """
 
     topic: str
@@ -78,6 +86,13 @@ class StreamStats:
     publishers: int = 0
     clock_resets: int = 0
     last_time_ns: int | None = None  # newest time on the stream's own clock (since its last reset)
+    latency_ms: LatencySummary | None = None
+
+    def __post_init__(self) -> None:
+        # Not fields (never serialised or compared): add() runs per message, so the reset
+        # threshold of the (fixed) nominal rate is computed once; the latency histogram.
+        self._reset_ns = clock_reset_ns(self.nominal_rate_hz)
+        self._latency: LatencyHistogram | None = None
 
     @property
     def rate_hz(self) -> float:
@@ -94,14 +109,15 @@ class StreamStats:
         ``receive_ns``. A message older than the newest seen (a late message, a
         DDS repair) widens nothing and is not taken for a gap; one older by more
         than :func:`clock_reset_ns` is the clock stepping back: counted in
-        ``clock_resets``, and gaps are judged from it on.
+        ``clock_resets``, and gaps are judged from it on. A stream that measures
+        latency accounts ``receive_ns - stamp_ns``.
         """
         if self.first_receive_ns is None or receive_ns < self.first_receive_ns:
             self.first_receive_ns = receive_ns
         if self.last_receive_ns is None or receive_ns > self.last_receive_ns:
             self.last_receive_ns = receive_ns
         time_ns = stamp_ns if stamp_ns else receive_ns
-        if self.last_time_ns is not None and time_ns < self.last_time_ns - clock_reset_ns(self.nominal_rate_hz):
+        if self.last_time_ns is not None and time_ns < self.last_time_ns - self._reset_ns:
             self.clock_resets += 1
             self.last_time_ns = time_ns
         elif self.last_time_ns is not None and time_ns > self.last_time_ns:
@@ -116,13 +132,26 @@ class StreamStats:
             self.last_time_ns = time_ns
         self.count += 1
         self.bytes += size
+        latency = self._latency
+        if latency is not None and stamp_ns:
+            latency.add(receive_ns - stamp_ns)
 
     @classmethod
-    def for_stream(cls, stream: Stream) -> StreamStats:
-        """Empty statistics for a rig stream."""
-        return cls(topic=stream.topic, type=stream.type, role=stream.role, nominal_rate_hz=stream.rate_hz)
+    def for_stream(cls, stream: Stream, sync: SyncLimits | None = None) -> StreamStats:
+        """Empty statistics for a rig stream; a ``clock: header`` stream with a header measures latency.
+
+        ``sync``: the rig's limits (its ``clock_tolerance_ms`` decides what counts as
+        ``ahead``); the defaults when None.
+        """
+        stats = cls(topic=stream.topic, type=stream.type, role=stream.role, nominal_rate_hz=stream.rate_hz)
+        if measures_latency(stream):
+            tolerance_ms = (sync or SyncLimits()).clock_tolerance_ms
+            stats._latency = LatencyHistogram(clock_tolerance_ns=round(tolerance_ms * 1e6))
+        return stats
 
     def to_dict(self) -> dict[str, Any]:
+        if self._latency is not None:
+            self.latency_ms = self._latency.summary()  # the histogram is the truth while it is kept
         data = asdict(self)
         data["rate_hz"] = round(self.rate_hz, 3)
         return data
@@ -182,6 +211,9 @@ class EpisodeInfo:
             rate = stats["nominal_rate_hz"]
             if not rate >= MIN_RATE_HZ:  # StreamStats divides by it: 1e9 / 1e-320 is inf
                 raise EpisodeError(f"{where}.nominal_rate_hz: expected a rate >= {MIN_RATE_HZ:g} Hz, got {_show(rate)}")
+            if stats.get("latency_ms") is not None:
+                stats["latency_ms"] = LatencySummary(
+                    **_json_fields(LatencySummary, stats["latency_ms"], f"{where}.latency_ms", ignore=()))
             streams[name] = StreamStats(**stats)
         try:
             return cls(streams=streams, **fields)
@@ -208,6 +240,7 @@ _JSON_TYPES = {
     "dict[str, str]": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
     "dict[str, Any]": lambda v: isinstance(v, dict),
     "dict[str, StreamStats]": lambda v: isinstance(v, dict),
+    "LatencySummary": lambda v: isinstance(v, dict),
     "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
 }
 
@@ -241,8 +274,8 @@ def _json_fields(cls, data: Any, where: str, *, ignore: tuple[str, ...]) -> dict
 
 
 def gaps_on_stamp(stream: Stream) -> bool:
-    """Whether a stream's gaps are judged on its ``header.stamp`` (header clock, stamped type)."""
-    return stream.clock == "header" and has_header(stream.type)
+    """Whether a stream's gaps are judged on its ``header.stamp`` (header or device clock, stamped type)."""
+    return stream.clock in ("header", "device") and has_header(stream.type)
 
 
 def open_episode(writer, rig: Rig, streams: tuple[Stream, ...] | list[Stream], *, task: str, operator: str,
@@ -257,7 +290,7 @@ def open_episode(writer, rig: Rig, streams: tuple[Stream, ...] | list[Stream], *
     check_operator_id(operator)
     episode_id = writer.path.name
     channels = [writer.add_topic(s.topic, s.type, qos=s.qos) for s in streams]
-    writer.add_attachment("rig_profile.yaml", rig.text.encode("utf-8"), "application/yaml")
+    writer.add_attachment(RIG_ATTACHMENT, rig.text.encode("utf-8"), "application/yaml")
     writer.add_metadata(
         "collector_episode",
         {"episode_id": episode_id, "rig": rig.rig, "site": rig.site, "robot": rig.robot.model, "operator": operator},
@@ -265,7 +298,7 @@ def open_episode(writer, rig: Rig, streams: tuple[Stream, ...] | list[Stream], *
     info = EpisodeInfo(
         episode_id=episode_id, rig=rig.rig, site=rig.site, robot=rig.robot.model, task=task, operator=operator,
         start_ns=start_ns, bag=writer.mcap_path.name, software=software_versions(),
-        streams={s.name: StreamStats.for_stream(s) for s in streams},
+        streams={s.name: StreamStats.for_stream(s, rig.sync) for s in streams},
     )
     return channels, info
 
@@ -380,3 +413,20 @@ def find_episodes(root: Path) -> list[Path]:
     if (root / EPISODE_FILE).is_file():
         return [root]
     return sorted(p.parent for p in root.glob(f"*/{EPISODE_FILE}"))
+
+
+def stored_rig(bag, path: Path | str) -> Rig | None:
+    """The rig profile attached to an open episode bag (``rig_profile.yaml``), None when absent.
+
+    Raises:
+        RigError: the attachment is not UTF-8 or not a valid profile (names the bag and the key).
+    """
+    for attachment in bag.attachments():
+        if attachment.name == RIG_ATTACHMENT:
+            source = f"{path}:{RIG_ATTACHMENT}"
+            try:
+                text = attachment.data.decode("utf-8")
+            except UnicodeDecodeError as err:  # an attachment written with CRC 0 goes unchecked
+                raise RigError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+            return parse_rig(text, source=source)
+    return None

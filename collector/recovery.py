@@ -8,8 +8,8 @@ from collector.bag.inspect import header_stamp_ns
 from collector.bag.msgdef import definition_has_header
 from collector.bag.reader import open_bag
 from collector.bag.recover import RecoverResult, recover_bag
-from collector.episode import EPISODE_FILE, StreamStats, read_episode_info, write_episode_info
-from collector.errors import EpisodeError
+from collector.episode import EPISODE_FILE, StreamStats, read_episode_info, stored_rig, write_episode_info
+from collector.errors import EpisodeError, RigError
 
 
 def recover_episode(path: Path) -> RecoverResult:
@@ -34,11 +34,19 @@ def recover_episode(path: Path) -> RecoverResult:
     last_ns = info.start_ns
     with open_bag(path) as bag:
         stamped = {t.name: definition_has_header(t.msgdef) for t in bag.topics}
-        # Recount from what the bag now holds; transport drops cannot be recounted, keep them.
+        try:
+            rig = stored_rig(bag, path)
+        except RigError:  # unreadable: recount all the same, without latency
+            rig = None
+        # Recount from what the bag now holds (with the latency of header-clock streams, as the
+        # recorder measures it); transport drops cannot be recounted, keep them.
         by_topic = {}
         for name, old in info.streams.items():
-            info.streams[name] = by_topic[old.topic] = StreamStats(
-                topic=old.topic, type=old.type, role=old.role, nominal_rate_hz=old.nominal_rate_hz, drops=old.drops)
+            stream = next((s for s in rig.streams if s.name == name and s.topic == old.topic), None) if rig else None
+            fresh = (StreamStats.for_stream(stream, rig.sync) if stream is not None else
+                     StreamStats(topic=old.topic, type=old.type, role=old.role, nominal_rate_hz=old.nominal_rate_hz))
+            fresh.drops = old.drops
+            info.streams[name] = by_topic[old.topic] = fresh
         for message in bag.messages():
             stats = by_topic.get(message.topic)
             if stats is not None:
@@ -55,3 +63,4 @@ def recover_episode(path: Path) -> RecoverResult:
     except OSError as err:
         raise EpisodeError(f"{path / EPISODE_FILE}: cannot update ({err})") from err
     return result
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from collector.episode import (
     write_episode_info,
 )
 from collector.errors import EpisodeError
+from collector.latency import RELATIVE_ERROR, LatencySummary
+from collector.rig import SyncLimits, load_rig
 
 START_NS = 1_750_000_000_123_456_789  # an epoch time, not a round number
 
@@ -66,9 +69,53 @@ def test_stream_stats_rate_needs_two_messages(count):
     assert stats.rate_hz == 0.0
 
 
+def test_stream_stats_clock_reset_threshold_follows_the_rate():
+    # ten periods of a 1 Hz stream (not the 0.5 s floor): back 6 s is a late message, back 10 s + 1 ns a reset
+    slow = _stats(1.0, [START_NS, START_NS + 10 * 10**9])
+    slow.add(START_NS + 10 * 10**9 + 1, 10, START_NS + 4 * 10**9)
+    assert slow.clock_resets == 0
+    slow.add(START_NS + 10 * 10**9 + 2, 10, START_NS - 1)
+    assert slow.clock_resets == 1
+
+
+HEADER_CAMERA = replace(load_rig("baoan_humanoid").stream("head_rgb"), clock="header")
+MS = 1_000_000
+
+
+def test_header_stream_measures_latency_from_stamps():
+    stats = StreamStats.for_stream(HEADER_CAMERA, SyncLimits(clock_tolerance_ms=2.0))
+    latencies = [8 * MS + k * 10_000 for k in range(100)] + [-3 * MS]  # the last one is 3 ms ahead
+    for k, latency in enumerate(latencies):
+        receive_ns = START_NS + k * 33_333_333
+        stats.add(receive_ns, 100, receive_ns - latency)
+    stats.add(START_NS + 200 * 33_333_333, 100, 0)  # no stamp: no latency
+    stats.add(START_NS + 201 * 33_333_333, 100, None)
+    assert stats.latency_ms is None  # summarised when serialised
+    latency = stats.to_dict()["latency_ms"]
+    assert stats.latency_ms == LatencySummary(**latency)
+    assert (latency["count"], latency["ahead"]) == (101, 1)
+    assert (latency["min"], latency["max"]) == (-3.0, 8.99)
+    exact = sorted(latencies)
+    for value, exact_ns in ((latency["median"], exact[50]), (latency["p99"], exact[99])):
+        assert abs(value - exact_ns / 1e6) <= RELATIVE_ERROR * exact_ns / 1e6 + 0.0005  # + rounding to the µs
+
+
+@pytest.mark.parametrize("change", [{"clock": "device"}, {"clock": "receive"}, {"type": "std_msgs/msg/String"}])
+def test_other_streams_measure_no_latency(change):
+    stats = StreamStats.for_stream(replace(HEADER_CAMERA, **change))
+    stats.add(START_NS, 100, START_NS - 8 * MS)
+    assert stats.to_dict()["latency_ms"] is None
+
+
+def test_header_stream_without_messages_has_no_latency():
+    assert StreamStats.for_stream(HEADER_CAMERA).to_dict()["latency_ms"] is None
+
+
 def _episode(**overrides) -> EpisodeInfo:
     imu = _stats(200.0, _receive_times(200.0, 400, hole_at=100, missing=5))
-    head = _stats(30.0, _receive_times(30.0, 60, hole_at=0, missing=0), size=921_600)
+    head = StreamStats.for_stream(HEADER_CAMERA)
+    for receive_ns in _receive_times(30.0, 60, hole_at=0, missing=0):
+        head.add(receive_ns, 921_600, receive_ns - 8 * MS - receive_ns % 997_000)
     fields = dict(
         episode_id="baoan_humanoid_20250615_120000_000",
         rig="baoan_humanoid",
@@ -99,6 +146,20 @@ def test_round_trip(tmp_path):
     assert back == info
     assert back.streams["imu"].gaps == 1 and back.streams["imu"].missing == 5
     assert back.duration_s == pytest.approx(2.5)
+    assert back.streams["imu"].latency_ms is None
+    latency = back.streams["head_rgb"].latency_ms
+    assert latency is not None and latency.count == 60 and 8.0 <= latency.min <= latency.median <= latency.max < 9.0
+
+
+def test_file_without_latency_still_reads(tmp_path):
+    """episode.json written before latency was measured has no ``latency_ms`` key."""
+    data = _valid_dict()
+    for stream in data["streams"].values():
+        del stream["latency_ms"]
+    _write_raw(tmp_path, json.dumps(data))
+    back = read_episode_info(tmp_path)
+    assert {name: s.latency_ms for name, s in back.streams.items()} == {"imu": None, "head_rgb": None}
+    assert back.streams["head_rgb"].count == 60
 
 
 def test_json_content_read_independently(tmp_path):
@@ -152,6 +213,16 @@ def _valid_dict() -> dict:
     return _episode().to_dict()
 
 
+def _latency() -> dict:
+    return _valid_dict()["streams"]["head_rgb"]["latency_ms"]
+
+
+def _with_latency(value) -> str:
+    data = _valid_dict()
+    data["streams"]["head_rgb"]["latency_ms"] = value
+    return json.dumps(data)
+
+
 BAD_FILES = [
     pytest.param(lambda: "{not json", "", id="corrupt-json"),
     pytest.param(lambda: "", "", id="empty"),
@@ -174,6 +245,10 @@ BAD_FILES = [
     pytest.param(lambda: json.dumps({**_valid_dict(), "streams": {"imu": {"topic": "/imu"}}}), "type",
                  id="stream-missing-field"),
     pytest.param(lambda: '{"start_ns": ' + "9" * 5000 + "}", "4300", id="integer-too-long"),
+    pytest.param(lambda: _with_latency({"count": 3}), "latency_ms: missing key 'min'", id="latency-missing-key"),
+    pytest.param(lambda: _with_latency({**_latency(), "median": "8 ms"}), "latency_ms.median", id="latency-not-number"),
+    pytest.param(lambda: _with_latency({**_latency(), "mean": 8.0}), "'mean'", id="latency-unknown-key"),
+    pytest.param(lambda: _with_latency([8.0]), "latency_ms", id="latency-not-object"),
     pytest.param(lambda: "[" * 100_000, "nested too deeply", id="nested-too-deeply"),
 ]
 

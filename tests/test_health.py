@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from collector.health import HealthBoard, StreamHealth, StreamMonitor, problems
-from collector.rig import QOS_PRESETS, Stream, load_rig
+from dataclasses import replace
+
+from collector.health import LATENCY_SAMPLES_HZ, HealthBoard, StreamHealth, StreamMonitor, problems
+from collector.rig import QOS_PRESETS, Stream, SyncLimits, load_rig
 
 NS_PER_S = 1_000_000_000
 START_NS = 1_750_000_000 * NS_PER_S + 987_654_321
@@ -26,11 +28,14 @@ def _stream(rate_hz: float, *, name: str = "imu", required: bool = True) -> Stre
     )
 
 
-def _drive(monitor: StreamMonitor, *, start_ns: int, stop_ns: int, publish_hz: float) -> list[StreamHealth]:
+def _drive(monitor: StreamMonitor, *, start_ns: int, stop_ns: int, publish_hz: float,
+           latency_ns: int | None = None) -> list[StreamHealth]:
     """Deliver messages at ``publish_hz`` in [start_ns, stop_ns] and sample every 100 ms up to stop_ns.
 
     ``publish_hz`` 0 means silence. Messages due at or before a sample time are
-    delivered before that sample, as the executor would.
+    delivered before that sample, as the executor would. ``latency_ns``: each message
+    is stamped that long before it is received, and the stamp passed as the recorder
+    node passes it (every ``latency_stride``-th message).
     """
     period_ns = NS_PER_S / publish_hz if publish_hz else None
     index = 0
@@ -40,7 +45,10 @@ def _drive(monitor: StreamMonitor, *, start_ns: int, stop_ns: int, publish_hz: f
             receive_ns = start_ns + round(index * period_ns)
             if receive_ns > min(now_ns, stop_ns):
                 break
-            monitor.on_message(receive_ns)
+            if latency_ns is not None and monitor.count % monitor.latency_stride == 0:
+                monitor.on_message(receive_ns, receive_ns - latency_ns)
+            else:
+                monitor.on_message(receive_ns)
             index += 1
         samples.append(monitor.sample(now_ns))
     return samples
@@ -162,3 +170,69 @@ def test_board_reports_each_unhealthy_stream_once():
         (line,) = [line for line in lines if line.startswith(f"{name} ")]
         assert f"({rig.stream(name).topic})" in line
     assert not any(rig.stream("imu").topic in line for line in lines)
+
+
+MS = 1_000_000
+
+
+@pytest.mark.parametrize("rate_hz", RATES)
+def test_latency_doubling_is_shown_within_a_second_and_warned_above_the_limit(rate_hz):
+    stream = _stream(rate_hz)
+    monitor = StreamMonitor(stream, SyncLimits(max_latency_ms=12.0))
+    assert monitor.measures_latency
+    assert rate_hz / monitor.latency_stride >= LATENCY_SAMPLES_HZ / 2 or monitor.latency_stride == 1
+    samples = _drive(monitor, start_ns=START_NS, stop_ns=START_NS + 2 * NS_PER_S, publish_hz=rate_hz,
+                     latency_ns=8 * MS)
+    assert {(s.latency_ms, s.latency_state) for s in samples} == {(8.0, "ok")}
+    assert problems(samples) == []
+    assert samples[-1].to_dict()["latency_ms"] == 8.0
+
+    change_ns = START_NS + 2 * NS_PER_S
+    samples = _drive(monitor, start_ns=change_ns, stop_ns=change_ns + 2 * NS_PER_S, publish_hz=rate_hz,
+                     latency_ns=16 * MS)
+    after_a_second = [s for t, s in zip(range(1, 21), samples) if t >= 10]
+    assert {(s.latency_ms, s.latency_state) for s in after_a_second} == {(16.0, "high")}
+    (line,) = problems([samples[-1]])
+    assert stream.name in line and stream.topic in line
+    assert "latency 16.0 ms" in line and "sync.max_latency_ms 12 ms" in line
+    assert samples[-1].to_dict()["latency_state"] == "high"
+
+
+def test_stamps_ahead_of_receive_beyond_tolerance_warned():
+    monitor = StreamMonitor(_stream(100.0), SyncLimits(clock_tolerance_ms=5.0))
+    samples = _drive(monitor, start_ns=START_NS, stop_ns=START_NS + NS_PER_S, publish_hz=100.0, latency_ns=-4 * MS)
+    assert (samples[-1].latency_ms, samples[-1].latency_state) == (-4.0, "ok")  # within the tolerance
+    samples = _drive(monitor, start_ns=START_NS + NS_PER_S, stop_ns=START_NS + 3 * NS_PER_S, publish_hz=100.0,
+                     latency_ns=-250 * MS)
+    assert samples[-1].latency_state == "ahead"
+    (line,) = problems([samples[-1]])
+    assert "header.stamp 250.0 ms ahead" in line and "not synchronised" in line
+
+
+def test_stale_stream_gets_no_latency_line():
+    monitor = StreamMonitor(_stream(100.0), SyncLimits(max_latency_ms=1.0))
+    _drive(monitor, start_ns=START_NS, stop_ns=START_NS + NS_PER_S, publish_hz=100.0, latency_ns=8 * MS)
+    stale = monitor.sample(START_NS + 3 * NS_PER_S)
+    assert (stale.state, stale.latency_state) == ("stale", "high")
+    (line,) = problems([stale])
+    assert "silent" in line
+
+
+@pytest.mark.parametrize("change", [{"clock": "receive"}, {"clock": "device"}, {"type": "std_msgs/msg/String"}])
+def test_streams_off_a_synchronised_header_clock_show_no_latency(change):
+    monitor = StreamMonitor(replace(_stream(100.0), **change))
+    assert not monitor.measures_latency
+    samples = _drive(monitor, start_ns=START_NS, stop_ns=START_NS + NS_PER_S, publish_hz=100.0)
+    assert (samples[-1].latency_ms, samples[-1].latency_state) == (None, "")
+    assert samples[-1].to_dict()["latency_ms"] is None
+
+
+def test_board_takes_the_rigs_limits():
+    rig = load_rig("baoan_humanoid")
+    board = HealthBoard(rig.streams, SyncLimits(max_latency_ms=10.0))
+    _drive(board.monitors["head_rgb"], start_ns=START_NS, stop_ns=START_NS + NS_PER_S, publish_hz=30.0,
+           latency_ns=20 * MS)
+    health = {h.name: h for h in board.snapshot(START_NS + NS_PER_S)}
+    assert (health["head_rgb"].latency_ms, health["head_rgb"].latency_state) == (20.0, "high")
+    assert health["imu"].latency_ms is None
+    assert any(line.startswith("head_rgb ") and "latency 20.0 ms" in line for line in problems(list(health.values())))

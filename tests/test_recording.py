@@ -59,6 +59,12 @@ def test_episode_holds_submitted_messages_and_stats(tmp_path):
     assert stats.drops == 5                          # the sequence jumped by 5 in transport
     back = read_episode_info(tmp_path / "episodes" / info.episode_id)
     assert back.success is True and back.task == "fold the cloth" and back.operator == "op_3"
+    # every message arrived 0.3 ms after its stamp; the streams that sent nothing have no latency
+    latency = back.streams["joint_states"].latency_ms
+    assert latency == stats.latency_ms
+    assert (latency.count, latency.min, latency.max, latency.ahead) == (sent, 0.3, 0.3, 0)
+    assert latency.median == latency.p99 == pytest.approx(0.3, rel=0.01)
+    assert back.streams["imu"].latency_ms is None
     with open_bag(tmp_path / "episodes" / info.episode_id) as bag:
         counts = {t.name: t.count for t in bag.topics}
         attachments = [a.name for a in bag.attachments()]
@@ -85,6 +91,27 @@ def test_controls_refuse_misuse_and_label_last_episode(tmp_path):
     assert read_episode_info(out / first.episode_id).task == "new task"
     kept = read_episode_info(out / second.episode_id)
     assert (kept.status, kept.success, kept.task) == ("complete", False, "second task")
+
+
+def test_latency_per_header_stream_with_stamps_ahead_counted(tmp_path):
+    tolerance_ms = RIG.sync.clock_tolerance_ms
+    latencies_ms = {"head_rgb": [8.0, 9.0, 30.0], "imu": [0.4, -(tolerance_ms + 1.0), -tolerance_ms]}
+    with Recorder(config(tmp_path)) as recorder:
+        info = recorder.start()
+        receive_ns = time.time_ns()
+        for name, values in latencies_ms.items():
+            for latency_ms in values:
+                receive_ns += 5_000_000
+                stamp_ns = receive_ns - round(latency_ms * 1e6)
+                recorder.submit(INDEX[name], stamped(stamp_ns), receive_ns, stamp_ns)
+        wait_written(recorder)
+        recorder.stop()
+    back = read_episode_info(tmp_path / "episodes" / info.episode_id)
+    head, imu = back.streams["head_rgb"].latency_ms, back.streams["imu"].latency_ms
+    assert (head.count, head.min, head.max, head.ahead) == (3, 8.0, 30.0, 0)
+    assert head.median == pytest.approx(9.0, rel=0.01)
+    # a stamp later than receive by more than sync.clock_tolerance_ms: the clock is not synchronised
+    assert (imu.count, imu.min, imu.max, imu.ahead) == (3, -(tolerance_ms + 1.0), 0.4, 1)
 
 
 def test_disk_reserve_refuses_start(tmp_path):

@@ -12,6 +12,7 @@ KEY_HELP = ("[space] start/stop  [d] discard  [r] re-record  [y] success  [n] fa
             "[t] / [1-9] task  [q] quit")
 
 _STATE_STYLE = {"ok": "green", "slow": "yellow", "stale": "bold red", "waiting": "dim"}
+_LATENCY_STYLE = {"high": "yellow", "ahead": "bold yellow"}
 
 
 def format_bytes(count: float) -> str:
@@ -71,17 +72,20 @@ def status_table(status: dict | None, *, kept: int, target: int | None, message:
         f"(reserve {format_bytes(status['disk_reserve_bytes'])})"
     )
     table = Table(expand=False, show_edge=False, pad_edge=False)
-    for column, justify in (("stream", "left"), ("topic", "left"), ("rate Hz", "right"),
-                            ("nominal", "right"), ("count", "right"), ("state", "left")):
+    for column, justify in (("stream", "left"), ("topic", "left"), ("rate Hz", "right"), ("nominal", "right"),
+                            ("count", "right"), ("latency ms", "right"), ("state", "left")):
         table.add_column(column, justify=justify)
     for stream in status["streams"]:
         state = stream["state"]
+        latency = stream.get("latency_ms")  # median of the last second; absent from an older recorder
         table.add_row(
             stream["name"] + ("" if stream["required"] else " (opt)"),
             stream["topic"],
             f"{stream['rate_hz']:.1f}",
             f"{stream['nominal_hz']:g}",
             str(stream["count"]),
+            Text("-" if latency is None else f"{latency:.1f}",
+                 style=_LATENCY_STYLE.get(stream.get("latency_state", ""), "")),
             Text(state, style=_STATE_STYLE.get(state, "")),
         )
     parts = [head, info] + ([session_panel(session)] if session is not None else []) + [table]

@@ -2,8 +2,9 @@
 
 Subscribes to every stream of the rig profile with raw (serialized CDR)
 subscriptions and the declared QoS; nothing is deserialised. The callback only
-counts the message and queues its bytes with the DDS receive and source
-timestamps; :class:`collector.recording.Recorder` writes them.
+counts the message (and reads the ``header.stamp`` of a few messages a second of
+a ``clock: header`` stream, for its live latency) and queues its bytes with the
+DDS receive and source timestamps; :class:`collector.recording.Recorder` writes them.
 
 Interface (relative to the node namespace, ``/collector`` by default):
 
@@ -38,6 +39,7 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from collector.bag.inspect import header_stamp_ns
 from collector.errors import CollectorError
 from collector.health import HealthBoard, problems
 from collector.pseudonym import check_operator_id
@@ -124,7 +126,7 @@ class RecorderNode(Node):
         self.parameters = parameter_values(self)
         self.config = config_from_parameters(self.parameters)
         self.recorder = Recorder(self.config)
-        self.board = HealthBoard(self.config.rig.streams)
+        self.board = HealthBoard(self.config.rig.streams, self.config.rig.sync)
         self._stale: set[str] = set()
         self._last_status = 0.0
         self._was_recording = False
@@ -158,12 +160,15 @@ class RecorderNode(Node):
         monitor = self.board.monitors[stream.name]
         submit = self.recorder.submit
         on_message = monitor.on_message
+        # The live latency needs a few stamps a second, not every message's.
+        stamp_of = header_stamp_ns if monitor.measures_latency else None
+        stride = monitor.latency_stride
         msg_class = message_class(stream.type)
         holder = []
 
         def record(data: bytes, info: dict) -> None:
             receive_ns = info["received_timestamp"]
-            on_message(receive_ns)
+            on_message(receive_ns, stamp_of(data) if stamp_of and monitor.count % stride == 0 else None)
             submit(index, data, receive_ns, info["source_timestamp"],
                    info["publisher_gid"]["data"], info["publication_sequence_number"])
 
@@ -341,11 +346,16 @@ class _Diagnostics:
         array = array_type()
         array.header.stamp = self.node.get_clock().now().to_msg()
         for item in health:
-            entry = status_type(level=levels[item.state], name=f"collector: {item.name}",
-                                message=item.state, hardware_id=item.topic)
+            level, message = levels[item.state], item.state
+            if item.latency_state in ("high", "ahead"):
+                level, message = max(level, status_type.WARN), f"{item.state}, latency {item.latency_state}"
+            entry = status_type(level=level, name=f"collector: {item.name}", message=message,
+                                hardware_id=item.topic)
             entry.values = [key_value(key="rate_hz", value=f"{item.rate_hz:.2f}"),
                             key_value(key="nominal_hz", value=f"{item.nominal_hz:g}"),
                             key_value(key="count", value=str(item.count))]
+            if item.latency_ms is not None:
+                entry.values.append(key_value(key="latency_ms", value=f"{item.latency_ms:.3f}"))
             array.status.append(entry)
         self.publisher.publish(array)
 

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from collector.sync.jumps import find_jumps
-from collector.sync.latency import LatencyStats
+from collector.latency import LatencyStats
 from collector.sync.robust import envelope, envelope_line, fit_line, robust_sigma, slope_sigma
 from collector.sync.sequence import ambiguous_slots, recover_sequence
 

@@ -31,7 +31,7 @@ from collector.rig import SyncLimits
 from collector.sync.clock import ClockFit, fit_clock
 from collector.sync.config import NS_PER_MS, StreamSyncConfig
 from collector.sync.errors import SyncWarning
-from collector.sync.latency import latency_stats
+from collector.latency import latency_stats
 from collector.sync.timeline import StreamTimeline
 from collector.sync.trust import unsynchronised_evidence
 

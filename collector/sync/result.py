@@ -14,7 +14,7 @@ import numpy as np
 
 from collector.sync.clock import ClockFit
 from collector.sync.errors import SyncViolation, SyncWarning
-from collector.sync.latency import LatencyStats
+from collector.latency import LatencyStats
 
 NS_PER_MS = 1e6
 

@@ -65,8 +65,8 @@ def envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Theil-Sen start, least squares on its inliers; a constant when too few points.
 
     Returns ``(a, b, b_sigma)``: the line ``y = a + b x`` and the standard error of
-    its slope (residual sigma of the inliers over the spread of their ``x``; inf
-    when it cannot be told). The slope is kept only when the data support it: when
+    its slope (least-squares standard error over the inliers; inf when it cannot
+    be told). The slope is kept only when the data support it: when
     it stands out from zero by more than the 99.9% Student-t quantile of that
     error. Otherwise the line is the constant through the inliers' median: latency
     spread over a short episode must not be reported as clock drift.
@@ -83,7 +83,10 @@ def envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     if len(xs) < 3:
         return float(np.median(y)), 0.0, float("inf")
     spread = float(np.sqrt(np.sum((xs - xs.mean()) ** 2)))
-    sigma = max(robust_sigma(ys - (a + b * xs)), RESIDUAL_FLOOR_NS)
+    residual = ys - (a + b * xs)
+    # the least-squares standard error (outliers are gone): what Student's t is calibrated for;
+    # a MAD over a handful of windows can come out far too small by chance
+    sigma = max(float(np.sqrt(residual @ residual / (len(xs) - 2))) if len(xs) > 2 else 0.0, RESIDUAL_FLOOR_NS)
     b_sigma = sigma / spread if spread > 0 else float("inf")
     if spread == 0 or abs(b) <= t_critical(len(xs) - 2) * b_sigma:
         return float(np.median(ys)), 0.0, b_sigma

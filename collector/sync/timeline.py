@@ -39,7 +39,6 @@ from collector.sync.content import IMAGE_HEADER_ROLES, image_problem
 from collector.sync.errors import SyncError
 
 DECODE_BATCH = 4096
-RIG_PROFILE_FILE = "rig_profile.yaml"  # the attachment's name, and the file beside a bag another tool wrote
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -267,21 +266,16 @@ def episode_rig(episode: str | Path) -> Rig:
         BagError, EpisodeError, RigError: when neither source yields a valid rig.
     """
     from collector.bag.reader import open_bag
-    from collector.episode import read_episode_info
+    from collector.episode import RIG_ATTACHMENT, read_episode_info, stored_rig
     from collector.errors import RigError
     from collector.rig import load_rig, parse_rig
 
     path = Path(episode)
     with open_bag(path) as bag:
-        for attachment in bag.attachments():
-            if attachment.name == "rig_profile.yaml":
-                source = f"{path}:rig_profile.yaml"
-                try:
-                    text = attachment.data.decode("utf-8")
-                except UnicodeDecodeError as err:  # an attachment written with CRC 0 goes unchecked
-                    raise RigError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") from err
-                return parse_rig(text, source=source)
-    beside = path / RIG_PROFILE_FILE if path.is_dir() else None
+        rig = stored_rig(bag, path)
+    if rig is not None:
+        return rig
+    beside = path / RIG_ATTACHMENT if path.is_dir() else None
     if beside is not None and beside.is_file():
         try:
             text = beside.read_text(encoding="utf-8")

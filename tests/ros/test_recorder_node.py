@@ -15,6 +15,7 @@ import pytest
 
 from collector.drivers.synthetic import JointSource, TrajectoryModel, read_seq, read_truth
 from collector.episode import read_episode_info
+from collector.latency import RELATIVE_ERROR, measures_latency
 from collector.rig import load_rig
 
 from .conftest import collector_cli
@@ -68,6 +69,18 @@ def test_recording_holds_exactly_what_was_published(nodes, client, tmp_path):
     task = "把红色连接器插入主板 / insert the red connector"
     synthetic, recorder, truth_path = start_pair(nodes, tmp_path, task=task, operator="op_42")
     wait_ready(client, recorder)
+    # the live status shows each header stream's recent latency (ms on one host, more while starting up)
+    header = {s.name for s in RIG.streams if measures_latency(s)}
+    assert header, "the rig has header-clock streams"
+    shown = client.wait_status(lambda s: all(x["latency_ms"] is not None for x in s["streams"] if x["name"] in header),
+                               10.0)
+    assert shown is not None, client.status
+    for item in shown["streams"]:
+        if item["name"] in header:
+            assert -1.0 < item["latency_ms"] < RIG.sync.max_latency_ms and item["latency_state"] == "ok", item
+        else:
+            assert (item["latency_ms"], item["latency_state"]) == (None, ""), item
+    assert not any("latency" in line for line in shown["problems"])
     episode = Path(client.start())
     time.sleep(3.0)
     client.label(True)
@@ -98,6 +111,17 @@ def test_recording_holds_exactly_what_was_published(nodes, client, tmp_path):
         # Receive times are kept, and honest: after the stamp, within a few ms here.
         latency = np.array([receive - stamp for receive, stamp, _ in rows])
         assert latency.min() > -1_000_000 and np.median(latency) < 20_000_000, stream.name
+        # episode.json's latency is what the bag (read by rosbags) says: min/max exact, quantiles ~1 %
+        summary = info.streams[stream.name].latency_ms
+        if measures_latency(stream):
+            assert summary is not None and (summary.count, summary.ahead) == (len(rows), 0), stream.name
+            assert (summary.min, summary.max) == (round(latency.min() / 1e6, 3), round(latency.max() / 1e6, 3))
+            for value, q in ((summary.median, 0.5), (summary.p99, 0.99)):
+                exact = np.quantile(latency, q, method="inverted_cdf") / 1e6
+                rounding = 0.0005  # episode.json keeps whole µs
+                assert abs(value - exact) <= RELATIVE_ERROR * abs(exact) + rounding, (stream.name, q, value, exact)
+        else:
+            assert summary is None, stream.name
         for _, stamp, msg in rows[:: max(1, len(rows) // 20)]:
             source = truth[stream.name][stamp]
             assert msg.header.frame_id == stream.frame_id
@@ -141,6 +165,9 @@ def test_kill9_mid_episode_then_recover_loses_at_most_a_second(nodes, client, tm
         window = sorted(s for s in truth[stream.name] if stamps[0] <= s <= stamps[-1])
         assert stamps == window, f"{stream.name}: hole in the recovered bag"
         assert info.streams[stream.name].count == len(stamps)
+        # recounted with the latency of header-clock streams, from the rig stored in the bag
+        latency = info.streams[stream.name].latency_ms
+        assert (latency is not None and latency.count == len(stamps)) == measures_latency(stream), stream.name
     assert list(episode.glob("*.orig")), "the original file is kept"
 
 

@@ -31,13 +31,14 @@ from typing import Callable
 
 import numpy as np
 
-from collector.episode import EpisodeInfo, StreamStats, new_episode_dir, software_versions, write_episode_info
+from collector.episode import (RIG_ATTACHMENT, EpisodeInfo, StreamStats, new_episode_dir, software_versions,
+                               write_episode_info)
 from collector.rig import Rig, parse_rig
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
 START_NS = 1_760_000_000_000_000_000
-RIG_FILE = "rig_profile.yaml"
+RIG_FILE = RIG_ATTACHMENT  # beside the bag: rosbags writes no attachments
 
 WIDTH, HEIGHT, BLOCK = 64, 48, 16
 SEQ_BITS = (WIDTH // BLOCK) * (HEIGHT // BLOCK) - 1  # 11 bits and one parity block
