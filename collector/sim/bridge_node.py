@@ -18,8 +18,8 @@ Sim-only topics and services (namespace ``/sim``): ``/sim/state`` (std_msgs/Stri
 JSON at 5 Hz: station, task, seed, instruction in both languages, sim time, expert
 done, success, ``lag_ms`` behind the wall clock, drawn randomisation). A machine too
 busy to keep real time makes the sim lag: its stamps then fall behind the receive
-times and sync reports (and refuses beyond the rig's limits) the skew, as it would
-for a real sensor, ``/sim/success`` (std_msgs/Bool),
+times and sync reports the lag as latency (and past the rig's limits takes the clock
+for unsynchronised and refuses the episode), as it would for a real sensor, ``/sim/success`` (std_msgs/Bool),
 ``/sim/reset`` (std_srvs/Trigger: set up and start an episode, the first with
 ``seed``, then the next seeds; the reply is its instruction). Until the first reset
 the robot holds its ready pose (streams flow, the expert waits). The instruction also goes to ``/collector/task``, so the

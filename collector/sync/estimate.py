@@ -157,13 +157,8 @@ def _stamped_fit(timeline: StreamTimeline, config: StreamSyncConfig, limits: Syn
     if config.clock == "header":
         evidence = unsynchronised_evidence(timeline.receive_ns, timeline.stamp_ns, stamped,
                                            period_ns=config.period_ns, limits=limits)
-        if evidence is None:
+        if evidence is None and stamped.sum() >= 2:  # fewer: fit_clock falls back to receive times below
             measured = timeline.receive_ns[stamped] - timeline.stamp_ns[stamped]
-            if len(measured) < 2:
-                warnings.append(SyncWarning(stream=name, code="few_messages",
-                                            message=f"{name}: fewer than 2 stamped messages; using receive time"))
-                return ClockFit(stream=name, clock="receive", declared="header", latency_ns=config.latency_ns,
-                                fallback=True)
             latency = latency_stats(measured, measured=True)
             late = measured > limits.max_latency_ms * NS_PER_MS
             if late.any():  # bursts: the clock is fine (the median is), the transport was not
@@ -173,6 +168,7 @@ def _stamped_fit(timeline: StreamTimeline, config: StreamSyncConfig, limits: Syn
                             f"sync.max_latency_ms={limits.max_latency_ms:g} after their stamps "
                             f"(up to {latency.max_ns / 1e6:.1f} ms)"))
             return ClockFit(stream=name, clock="header", latency_ns=config.latency_ns, latency=latency)
+    if evidence is not None:
         first = int(np.flatnonzero(stamped)[0])
         action = ("refused by sync.on_unsynchronised=refuse" if limits.on_unsynchronised == "refuse"
                   else "fitted as a device clock (offset and drift)")
