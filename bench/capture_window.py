@@ -9,21 +9,20 @@ unique per stream (the robot runs without faults), so this is a set
 intersection, not an estimate.
 
 Also here: the robot's publishing progress read from its ground-truth file
-while it runs (to tell a saturated publisher from a lossy recorder), and CPU
-time and memory of a process from ``/proc``.
+while it runs (to tell a saturated publisher from a lossy recorder). CPU time
+and memory of processes are in ``bench/machine.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _TAIL_BYTES = 16384
 
 
@@ -147,58 +146,3 @@ def stream_capture(stream: str, truth: StreamTruth | None, recorded_stamps: Iter
         first_stamp_ns=first if recorded.size else None,
         last_stamp_ns=last if recorded.size else None,
     )
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time (s) of a process, all threads; None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            fields = file.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
-    # after "pid (comm)": state is field 3, utime field 14, stime field 15
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
-def user_process_cpu() -> dict[int, float]:
-    """CPU seconds (user + system) of every user-space process now, by pid.
-
-    Per-process times are exact; the machine-wide counters of ``/proc/stat``
-    are sampled at timer ticks and undercount bursty work on this kind of VM.
-    Kernel threads (empty command line) are left out.
-    """
-    snapshot = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as file:
-                if not file.read(1):
-                    continue
-        except OSError:
-            continue
-        seconds = cpu_seconds(pid)
-        if seconds is not None:
-            snapshot[pid] = seconds
-    return snapshot
-
-
-def other_cpu_seconds(before: dict[int, float], after: dict[int, float], exclude: set[int]) -> float:
-    """CPU seconds other processes used between two :func:`user_process_cpu` snapshots."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items() if pid not in exclude)
-
-
-def rss_bytes(pid: int) -> int | None:
-    """Resident memory (bytes) of a process; None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as file:
-            for line in file:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None

@@ -47,8 +47,8 @@ Fairness:
 * The two venvs have different PyAV/FFmpeg/SVT-AV1 builds (the project's .venv: PyAV 19,
   SVT-AV1 4.x; LeRobot's: PyAV 15.1, SVT-AV1 3.0): the same preset does not cost the same.
   ``--profile`` measures it.
-* Memory: the process tree (process and all its children) from /proc (psutil is not in
-  .venv). RSS, sampled every 0.1 s, is the sum of the processes' RSS; PSS (shared pages
+* Memory: the process tree (process and all its children) from /proc (``bench/machine.py``).
+  RSS, sampled every 0.1 s, is the sum of the processes' RSS; PSS (shared pages
   split among the processes sharing them; every 2 s, as reading it is costly) is shown
   too, because LeRobot's encoder processes are forked from a process holding the preloaded
   episode, so each child's RSS counts those copy-on-write pages again. For LeRobot the
@@ -93,7 +93,16 @@ from rich import box  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.capture_window import other_cpu_seconds, user_process_cpu  # noqa: E402
+from bench.machine import (  # noqa: E402
+    descendants,
+    machine_cpu,
+    memory_total_gb,
+    other_cpu_seconds,
+    pss_mib,
+    rss_mib,
+    user_process_cpu,
+    wait_for_quiet,
+)
 
 LEROBOT_PYTHON = REPO / ".venv-lerobot" / "bin" / "python"
 OUR_PYTHON = REPO / ".venv" / "bin" / "python"
@@ -158,66 +167,6 @@ def write_episodes(root: Path, count: int, seconds: float) -> list[Path]:
 # --------------------------------------------------------------------------- measuring
 
 
-# psutil is not in .venv (and nothing is installed for this bench): /proc is read directly.
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * PAGE / MB
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _pss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024 / MB
-    except OSError:
-        return None
-    return None
-
-
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (``/proc/<pid>/task/<tid>/children``, all threads)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                with open(f"/proc/{current}/task/{tid}/children") as handle:
-                    todo.extend(int(child) for child in handle.read().split())
-            except OSError:
-                continue
-    return found
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    with open("/proc/stat") as handle:
-        fields = [int(v) for v in handle.readline().split()[1:]]
-    ticks = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # guest time is already in user
-    return (total - idle) / ticks, total / ticks
-
-
-def memory_total_gb() -> float | None:
-    with open("/proc/meminfo") as handle:
-        for line in handle:
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) * 1024 / 1e9, 1)
-    return None
-
-
 class TreeSampler(threading.Thread):
     """The summed RSS (every :data:`SAMPLE_S`) and PSS (every :data:`PSS_EVERY` samples) in MB of a
     process and all its descendants.
@@ -238,13 +187,13 @@ class TreeSampler(threading.Thread):
     def sample(self, with_pss: bool) -> None:
         rss = pss = 0.0
         alive = 0
-        for pid in _descendants(self.root):
-            resident = _rss_mb(pid)
+        for pid in descendants(self.root):
+            resident = rss_mib(pid)
             if resident is None:
                 continue
             rss += resident
             if with_pss:
-                pss += _pss_mb(pid) or 0.0
+                pss += pss_mib(pid) or 0.0
             self.pids.add(pid)
             alive += 1
         if alive:
@@ -323,7 +272,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 def collector_command() -> list[str]:
     """``collector`` (or ``python -m collector`` when the script cannot start), checked to run."""
-    for attempt in range(3):
+    for _attempt in range(3):
         for cmd in ([str(COLLECTOR)], [str(OUR_PYTHON), "-m", "collector"]):
             probe = subprocess.run([*cmd, "export", "--help"], capture_output=True, text=True, cwd=REPO)
             if probe.returncode == 0:
@@ -526,7 +475,7 @@ def profile_ours(episode: Path, work: Path) -> dict:
     preset and at 8 (SVT-AV1's own default)."""
     results = {}
     for label, options in ((f"default (preset {our_default_preset()})", ()), ("preset 8", ("preset=8",))):
-        wait_for_quiet(120.0)
+        quiet_machine(120.0)
         out = work / f"profile_ours_{len(results)}"
         proc, other = _run_watched([str(OUR_PYTHON), "-c", PROFILE_OURS, str(episode), str(out), *options])
         try:
@@ -615,7 +564,7 @@ def micro(episode: Path, work: Path) -> dict:
     for label, cmd in (("ours_venv", [str(OUR_PYTHON), "-c", MICRO_OURS, str(episode), "head_rgb", str(folder)]),
                        ("lerobot_venv", [str(LEROBOT_PYTHON), "-c", MICRO_LEROBOT, str(folder / "frames.npy"),
                                          str(folder)])):
-        wait_for_quiet(120.0)
+        quiet_machine(120.0)
         proc, other = _run_watched(cmd, env={**os.environ, "SVT_LOG": "3"})
         try:
             results[label] = {**json.loads(proc.stdout.strip().splitlines()[-1]), "other_cpu_pct": other}
@@ -765,22 +714,18 @@ def print_report(report: dict) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def wait_for_quiet(max_wait_s: float, quiet_s: int = QUIET_S) -> tuple[float, float]:
+def quiet_machine(max_wait_s: float) -> tuple[float, float]:
     """Wait (at most ``max_wait_s``) until other processes have used at most 25% of a core for
-    ``quiet_s`` seconds in a row; returns (their busiest second's %, waited s)."""
-    started = time.monotonic()
-    recent: list[float] = []
-    last_note = 0.0
-    while True:
-        before = user_process_cpu()
-        time.sleep(1.0)
-        recent = (recent + [100.0 * other_cpu_seconds(before, user_process_cpu(), {os.getpid()})])[-quiet_s:]
-        waited = time.monotonic() - started
-        if (len(recent) == quiet_s and max(recent) <= OTHER_LOAD_WARN_PCT) or waited >= max_wait_s:
-            return max(recent), waited
-        if recent[-1] > OTHER_LOAD_WARN_PCT and waited - last_note >= 15:
-            last_note = waited
-            console.print(f"  machine busy with other work ({recent[-1]:.0f}% of a core); waiting ({waited:.0f} s)")
+    :data:`QUIET_S` seconds in a row (:func:`bench.machine.wait_for_quiet`); returns (their
+    busiest second's %, waited s). Says so every 15 s while the machine is busy."""
+    last_note = [0.0]
+
+    def busy(percent: float, waited: float) -> None:
+        if waited - last_note[0] >= 15:
+            last_note[0] = waited
+            console.print(f"  machine busy with other work ({percent:.0f}% of a core); waiting ({waited:.0f} s)")
+
+    return wait_for_quiet(max_wait_s, quiet_s=QUIET_S, max_pct=OTHER_LOAD_WARN_PCT, on_busy=busy)
 
 
 def measured_run(key: str, title: str, workers: int | None, options: tuple[str, ...], raw: Path, work: Path,
@@ -790,7 +735,7 @@ def measured_run(key: str, title: str, workers: int | None, options: tuple[str, 
     The least disturbed attempt is kept."""
     attempts = []
     for attempt in range(1 + retries):
-        busy, waited = wait_for_quiet(quiet_wait_s)
+        busy, waited = quiet_machine(quiet_wait_s)
         out, log = work / f"out_{key}_{attempt}", work / f"{key}_{attempt}"
         console.print(f"[bold]{title}[/bold] -> {out}" + (f" (attempt {attempt + 1})" if attempt else ""))
         if key == "lerobot":

@@ -62,15 +62,8 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.capture_window import (  # noqa: E402
-    cpu_seconds,
-    other_cpu_seconds,
-    read_truth,
-    rss_bytes,
-    stream_capture,
-    truth_progress_ns,
-    user_process_cpu,
-)
+from bench.capture_window import read_truth, stream_capture, truth_progress_ns  # noqa: E402
+from bench.machine import cpu_seconds, other_cpu_seconds, rss_bytes, user_process_cpu, wait_for_quiet  # noqa: E402
 from collector.errors import CollectorError  # noqa: E402
 from collector.rig import Rig, load_rig  # noqa: E402
 
@@ -163,7 +156,7 @@ class Context:
     processes: list = field(default_factory=list)  # live NodeProcess objects, for cleanup
 
     def spawn(self, name: str, module: str, params: dict, log_path: Path):
-        from collector.processes import NodeProcess
+        from collector.capture.processes import NodeProcess
 
         process = NodeProcess(name, module, params, log_path=log_path)
         self.processes.append(process)
@@ -320,7 +313,7 @@ def run_step(ctx: Context, kind: str, scale: float) -> dict:
     step_dir.mkdir(parents=True)
     task = ctx.progress.add_task(f"  {label}", total=ctx.seconds, detail="starting recorder")
     started = time.monotonic()
-    quiet = wait_for_quiet(ctx.progress, ctx.quiet_wait_s)
+    quiet = settle_machine(ctx.progress, ctx.quiet_wait_s)
     driver = robot = None
     try:
         driver = DRIVERS[kind](ctx, data_dir, logs / f"{kind}_x{scale:g}_recorder.log")
@@ -400,8 +393,9 @@ def publisher_pace(samples: list[tuple[int, int | None]]) -> tuple[float, float,
     return slope, float(lags[-1]), float(lags.max())
 
 
-def wait_for_quiet(progress: Progress, max_wait_s: float) -> tuple[float, float]:
-    """Wait (at most ``max_wait_s``) until other processes leave the machine idle; returns (busy %, waited s).
+def settle_machine(progress: Progress, max_wait_s: float) -> tuple[float, float]:
+    """Write back dirty files, then wait (at most ``max_wait_s`` in all) until other processes leave
+    the machine idle (:func:`bench.machine.wait_for_quiet`); returns (busy %, waited s).
 
     Busy is CPU of every user process but this one, % of one core over 1 s. No
     node of this run is running then, so any load is someone else's and would
@@ -414,15 +408,14 @@ def wait_for_quiet(progress: Progress, max_wait_s: float) -> tuple[float, float]
     # step, whichever recorder that is. Settle them first.
     progress.update(task, detail="writing back the previous step's files")
     os.sync()
+
+    def busy(percent: float, waited: float) -> None:
+        progress.update(task, detail=f"busy {percent:.0f}% with other work; waiting ({waited:.0f} s)")
+
     try:
-        while True:
-            before = user_process_cpu()
-            time.sleep(1.0)
-            busy = 100.0 * other_cpu_seconds(before, user_process_cpu(), {os.getpid()})
-            waited = time.monotonic() - started
-            if busy <= QUIET_MAX_PCT or waited >= max_wait_s:
-                return busy, waited
-            progress.update(task, detail=f"busy {busy:.0f}% with other work; waiting ({waited:.0f} s)")
+        busy_pct, _ = wait_for_quiet(max(0.0, max_wait_s - (time.monotonic() - started)), max_pct=QUIET_MAX_PCT,
+                                     on_busy=busy)
+        return busy_pct, time.monotonic() - started
     finally:
         progress.remove_task(task)
 

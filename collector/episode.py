@@ -16,7 +16,6 @@ import os
 import re
 import reprlib
 import socket
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from collector import __version__
 from collector.bag.msgdef import has_header
 from collector.errors import EpisodeError, RigError
+from collector.fs import write_atomic
 from collector.latency import LatencyHistogram, LatencySummary, measures_latency
 from collector.pseudonym import check_operator_id
 from collector.rig import Rig, Stream, SyncLimits, parse_rig
@@ -322,7 +322,7 @@ RESERVE_BYTES = 64 * 1024
 
 
 def write_episode_info(episode_dir: Path, info: EpisodeInfo) -> Path:
-    """Write ``episode.json`` atomically (temp file, fsync, rename); returns its path.
+    """Write ``episode.json`` atomically (:func:`collector.fs.write_atomic`); returns its path.
 
     A recording episode's file is padded to :data:`RESERVE_BYTES`. When the disk is
     full, the new content overwrites that padded file in place instead, so the
@@ -336,20 +336,11 @@ def write_episode_info(episode_dir: Path, info: EpisodeInfo) -> Path:
     data = text.encode("utf-8")
     if info.status == "recording" and len(data) < RESERVE_BYTES:
         data += b" " * (RESERVE_BYTES - len(data))
-    fd, tmp = tempfile.mkstemp(prefix=".episode.", suffix=".json.tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         if err.errno != errno.ENOSPC or not _overwrite_in_place(path, data.rstrip(b" ")):
             raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -1,14 +1,11 @@
 """Summarize a bag per topic: counts, rates, gaps and header-stamp skew.
 
-Header stamps are read straight from the CDR bytes, without deserialising: after the
-4-byte encapsulation header come ``int32 sec`` and ``uint32 nanosec`` of
-``header.stamp`` when the first field of the type is a ``std_msgs/Header``. The
-encapsulation kind's low bit gives the byte order (odd: little endian).
+Header stamps are read straight from the CDR bytes, without deserialising
+(:func:`collector.cdr.header.header_stamp_ns`).
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,27 +14,8 @@ import numpy as np
 
 from collector.bag.msgdef import definition_has_header, has_header
 from collector.bag.reader import TopicInfo, open_bag
+from collector.cdr.header import header_stamp_ns
 from collector.errors import BagError
-
-_STAMP_LE = struct.Struct("<iI")
-_STAMP_BE = struct.Struct(">iI")
-# Plain (non-delimited, non-parameter-list) encapsulations: CDR_BE/LE, CDR2_BE/LE.
-_PLAIN_CDR = {0x00: _STAMP_BE, 0x01: _STAMP_LE, 0x06: _STAMP_BE, 0x07: _STAMP_LE}
-
-
-def header_stamp_ns(data: bytes) -> int | None:
-    """``header.stamp`` of a CDR message whose first field is a std_msgs/Header, in ns.
-
-    Returns None when the bytes are too short or use an encapsulation whose layout
-    is not plain CDR (the stamp would not sit at offset 4).
-    """
-    if len(data) < 12 or data[0] != 0:
-        return None
-    unpack = _PLAIN_CDR.get(data[1])
-    if unpack is None:
-        return None
-    sec, nanosec = unpack.unpack_from(data, 4)
-    return sec * 1_000_000_000 + nanosec
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 from mcap.data_stream import RecordBuilder
 from mcap.opcode import Opcode
@@ -42,7 +42,7 @@ from mcap.records import (
 
 from collector.bag.sink import DirectSink, PlainSink
 
-Payload = Union[bytes, bytearray, memoryview]
+Payload = bytes | bytearray | memoryview
 
 MAGIC = b"\x89MCAP0\r\n"
 # opcode, record length, then the Message fields: channel id, sequence, log time, publish time

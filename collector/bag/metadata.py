@@ -7,16 +7,16 @@ in the MCAP channel metadata under ``offered_qos_profiles``.
 
 from __future__ import annotations
 
-import os
-import reprlib
-import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
 from collector.errors import BagError
+from collector.fs import write_atomic
+from collector.schema import one_line, show
 
 METADATA_FILENAME = "metadata.yaml"
 METADATA_VERSION = 9
@@ -34,19 +34,6 @@ _LIVELINESS = {
     4: "unknown", 5: "best_available",
 }
 
-# bounded repr for values in messages: a YAML alias bomb is small as text but huge when
-# repr() expands it (keyword arguments of Repr need Python 3.12; set the limits one by one)
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
-_show = _REPR.repr
-
-
-def _one_line(text: Any) -> str:
-    """``text`` with its line breaks (PyYAML's messages have several lines) as single spaces."""
-    return " ".join(str(text).split())
-
-
 def _int(value: Any, what: str) -> int:
     """``value`` as an int (rosbag2 writes integers; numeric strings are accepted).
 
@@ -54,11 +41,11 @@ def _int(value: Any, what: str) -> int:
         BagError: naming ``what`` and the value.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BagError(f"{what}={_show(value)} is not an integer")
+        raise BagError(f"{what}={show(value)} is not an integer")
     try:
         return int(value)
     except (ValueError, OverflowError) as err:  # "x", nan, inf, a 5000-digit string
-        raise BagError(f"{what}={_show(value)} is not an integer") from err
+        raise BagError(f"{what}={show(value)} is not an integer") from err
 
 
 def _text(value: Any, what: str) -> str:
@@ -68,7 +55,7 @@ def _text(value: Any, what: str) -> str:
         BagError: naming ``what`` and the value.
     """
     if not isinstance(value, (str, int, float)):  # str() of an alias bomb would never end
-        raise BagError(f"{what}={_show(value)} is not a string")
+        raise BagError(f"{what}={show(value)} is not a string")
     return str(value)
 
 
@@ -77,11 +64,11 @@ def _load_yaml(text: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ValueError(_one_line(err)) from err
+        raise ValueError(one_line(err)) from err
     except RecursionError as err:
         raise ValueError("nested too deeply") from err
     except ValueError as err:  # an integer of more digits than int() converts
-        raise ValueError(_one_line(err)) from err
+        raise ValueError(one_line(err)) from err
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,12 +147,12 @@ def qos_profiles_yaml(profiles: Iterable[Mapping[str, Any]]) -> str:
 
 def _policy(value: Any, table: dict[int, str], name: str) -> str:
     if isinstance(value, bool):
-        raise BagError(f"QoS {name}={_show(value)} is neither an rmw enum value nor a policy name")
+        raise BagError(f"QoS {name}={show(value)} is neither an rmw enum value nor a policy name")
     if isinstance(value, int):
         return table.get(value, "unknown")
     if isinstance(value, str):
         return value.strip().lower()
-    raise BagError(f"QoS {name}={_show(value)} is neither an rmw enum value nor a policy name")
+    raise BagError(f"QoS {name}={show(value)} is neither an rmw enum value nor a policy name")
 
 
 def _duration(value: Any, name: str) -> dict[str, int]:
@@ -177,7 +164,7 @@ def _duration(value: Any, name: str) -> dict[str, int]:
 
 def _normalize_qos(entry: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
-        raise BagError(f"QoS profile entry {_show(entry)} is not a mapping")
+        raise BagError(f"QoS profile entry {show(entry)} is not a mapping")
     return {
         "history": _policy(entry.get("history", 0), _HISTORY, "history"),
         "depth": _int(entry.get("depth", 0), "QoS depth"),
@@ -210,7 +197,7 @@ def parse_qos_profiles(value: Any) -> list[dict[str, Any]]:
         if value is None:
             return []
     if not isinstance(value, list):
-        raise BagError(f"offered_qos_profiles={_show(value)} is not a list of QoS profiles")
+        raise BagError(f"offered_qos_profiles={show(value)} is not a list of QoS profiles")
     return [_normalize_qos(entry) for entry in value]
 
 
@@ -323,7 +310,7 @@ def _dump(data: Mapping[str, Any]) -> str:
 
 def _get(mapping: Mapping[str, Any], key: str, source: str, default: Any = ...) -> Any:
     if not isinstance(mapping, Mapping):
-        raise BagError(f"{source}: expected a mapping with key {key!r}, got {_show(mapping)}")
+        raise BagError(f"{source}: expected a mapping with key {key!r}, got {show(mapping)}")
     if key in mapping and mapping[key] is not None:
         return mapping[key]
     if default is not ...:
@@ -349,7 +336,7 @@ def _int_field(mapping: Mapping[str, Any], key: str, source: str) -> int:
 def _list(mapping: Mapping[str, Any], key: str, source: str) -> list:
     value = _get(mapping, key, source, [])
     if not isinstance(value, list):
-        raise BagError(f"{source}: {key}={_show(value)} is not a list")
+        raise BagError(f"{source}: {key}={show(value)} is not a list")
     return value
 
 
@@ -366,7 +353,7 @@ def parse_metadata(data: Any, source: str = METADATA_FILENAME) -> BagMetadata:
         raise BagError(f"{source}: expected a mapping under {TOP_KEY!r}, got {type(data).__name__}")
     version = _get(data, "version", source)
     if isinstance(version, bool) or not isinstance(version, int) or not 4 <= version <= METADATA_VERSION:
-        raise BagError(f"{source}: version={_show(version)} is not supported (expected 4..{METADATA_VERSION})")
+        raise BagError(f"{source}: version={show(version)} is not supported (expected 4..{METADATA_VERSION})")
     topics = []
     for index, entry in enumerate(_list(data, "topics_with_message_count", source)):
         where = f"{source}: topics_with_message_count[{index}]"
@@ -374,7 +361,7 @@ def parse_metadata(data: Any, source: str = METADATA_FILENAME) -> BagMetadata:
             raise BagError(f"{where} is not a mapping")
         meta = _get(entry, "topic_metadata", where)
         if not isinstance(meta, Mapping):
-            raise BagError(f"{where}: topic_metadata={_show(meta)} is not a mapping")
+            raise BagError(f"{where}: topic_metadata={show(meta)} is not a mapping")
         try:
             qos = parse_qos_profiles(meta.get("offered_qos_profiles"))
         except BagError as err:
@@ -402,10 +389,10 @@ def parse_metadata(data: Any, source: str = METADATA_FILENAME) -> BagMetadata:
         )
     custom = _get(data, "custom_data", source, None)
     if custom is not None and not isinstance(custom, Mapping):
-        raise BagError(f"{source}: custom_data={_show(custom)} is not a mapping")
+        raise BagError(f"{source}: custom_data={show(custom)} is not a mapping")
     paths = _get(data, "relative_file_paths", source)
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise BagError(f"{source}: relative_file_paths={_show(paths)} is not a list of file names")
+        raise BagError(f"{source}: relative_file_paths={show(paths)} is not a list of file names")
     return BagMetadata(
         version=version,
         storage_identifier=_str_field(data, "storage_identifier", source),
@@ -417,7 +404,7 @@ def parse_metadata(data: Any, source: str = METADATA_FILENAME) -> BagMetadata:
         compression_mode=_str_field(data, "compression_mode", source, ""),
         relative_file_paths=list(paths),
         files=files,
-        custom_data={_text(k, f"{source}: custom_data key"): _text(v, f"{source}: custom_data[{_show(k)}]")
+        custom_data={_text(k, f"{source}: custom_data key"): _text(v, f"{source}: custom_data[{show(k)}]")
                      for k, v in custom.items()} if custom else None,
         ros_distro=_str_field(data, "ros_distro", source, ""),
     )
@@ -447,57 +434,17 @@ def read_metadata(path: Path) -> BagMetadata:
 
 
 def write_metadata(bag_dir: Path, metadata: BagMetadata) -> Path:
-    """Write ``bag_dir/metadata.yaml`` atomically (temp file, fsync, ``os.replace``).
+    """Write ``bag_dir/metadata.yaml`` atomically (:func:`collector.fs.write_atomic`).
 
     Returns the path written.
 
     Raises:
         BagError: ``metadata.yaml`` exists already (never overwritten) or cannot be written.
     """
-    bag_dir = Path(bag_dir)
-    target = bag_dir / METADATA_FILENAME
+    target = Path(bag_dir) / METADATA_FILENAME
     if target.exists():
         raise BagError(f"{target} exists already, not overwriting")
     try:
-        fd, tmp_name = create_temp_file(bag_dir, ".metadata.", ".yaml.tmp")
+        return write_atomic(target, metadata.to_yaml().encode("utf-8"))
     except OSError as err:
         raise BagError(f"cannot write {target}: {err.strerror or err}") from err
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(metadata.to_yaml())
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, target)
-    except OSError as err:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise BagError(f"cannot write {target}: {err.strerror or err}") from err
-    fsync_dir(bag_dir)
-    return target
-
-
-def create_temp_file(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
-    """Create a new, uniquely named file for writing (mode 0666 minus umask, unlike mkstemp).
-
-    Returns ``(fd, path)``. Raises OSError when the file cannot be created.
-    """
-    for _ in range(100):
-        path = Path(directory) / f"{prefix}{secrets.token_hex(6)}{suffix}"
-        try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name in {directory}")
-
-
-def fsync_dir(directory: Path) -> None:
-    """fsync a directory so created / renamed entries survive power loss (no-op where unsupported)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

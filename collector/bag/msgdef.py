@@ -70,7 +70,7 @@ def _search_prefixes(package: str) -> list[Path]:
     return prefixes
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_interface_file(package: str, namespace: str, name: str, suffix: str = ".msg") -> Path | None:
     """Path of ``share/<package>/<namespace>/<name><suffix>`` under the search prefixes, or None."""
     relative = Path("share", package, namespace, name + suffix)
@@ -134,7 +134,7 @@ def _full_name(msgtype: str) -> str:
     return f"{package}/{namespace}/{name}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def message_definition(msgtype: str) -> str:
     """Concatenated ``ros2msg`` definition of ``msgtype`` (e.g. ``"sensor_msgs/msg/Image"``).
 
@@ -164,7 +164,7 @@ def message_definition(msgtype: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def type_hash(msgtype: str) -> str:
     """RIHS01 type description hash of ``msgtype``, or ``""`` when it cannot be found.
 
@@ -209,7 +209,7 @@ def definition_has_header(definition: str) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def has_header(msgtype: str) -> bool:
     """True when the first field of ``msgtype`` is a ``std_msgs/Header``.
 

@@ -12,9 +12,10 @@ import heapq
 import re
 import struct
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from mcap.reader import SeekingReader
 from mcap.summary import Summary
@@ -70,12 +71,18 @@ def _recover_hint(path: Path) -> str:
     return f"run `collector recover {bag_dir}` to rebuild it"
 
 
-def _natural_key(path: Path) -> list[Any]:
+def natural_key(path: Path) -> list[Any]:
+    """Sort key for file names with numbers in numeric order (``bag_2.mcap`` before ``bag_10.mcap``)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
-class _McapFile:
-    """One open MCAP file with its summary."""
+class McapFile:
+    """One open MCAP file with its summary.
+
+    Raises:
+        BagError: the file cannot be opened, is not MCAP, or has no valid summary
+            (truncated, damaged or unindexed; the message suggests ``collector recover``).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -213,11 +220,11 @@ class BagReader:
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
         self._metadata: BagMetadata | None = None
-        self._files: list[_McapFile] = []
+        self._files: list[McapFile] = []
         paths = self._storage_paths()
         try:
             for file_path in paths:
-                self._files.append(_McapFile(file_path))
+                self._files.append(McapFile(file_path))
         except BagError:
             self.close()
             raise
@@ -250,7 +257,7 @@ class BagReader:
             if not paths:
                 raise BagError(f"{path / METADATA_FILENAME} lists no storage files")
             return paths
-        paths = sorted(path.glob("*.mcap"), key=_natural_key)
+        paths = sorted(path.glob("*.mcap"), key=natural_key)
         if not paths:
             raise BagError(f"{path} holds neither {METADATA_FILENAME} nor .mcap files: not a bag")
         return paths

@@ -1,38 +1,37 @@
-"""Rebuild a bag whose writer died mid-write (SIGKILL, power loss, full disk).
+"""Make a bag whose writer died mid-write (SIGKILL, power loss, full disk) complete again.
 
 Such a bag has an MCAP file without summary and footer, maybe a cut last chunk, and no
-``metadata.yaml``. We stream through every record that is complete, keep schemas,
-channels, attachments, metadata and the messages of every chunk whose framing and CRC
-check out, write them to a new complete MCAP under a temporary name in the same
-directory, keep the original as ``<file>.orig`` (recorded data is never deleted),
-move the new file into place and write ``metadata.yaml``.
-
-A chunk that fails its CRC but is framed correctly is skipped and reading goes on; a
-framing error (unknown opcode, length past the end, inconsistent record) ends the scan:
-everything from there on counts as the dropped tail.
+``metadata.yaml``. :func:`recover_bag` looks at each ``.mcap`` file of the directory
+in name order: a file that ends in the MCAP magic, has summary statistics and reads
+whole (:class:`~collector.bag.reader.McapFile`) is complete and left alone; every other
+file is rebuilt by :class:`~collector.bag.salvage.Salvager` from its complete records
+into a new file under a temporary name. Only when every file has been read are the originals
+kept as ``<file>.orig`` (recorded data is never deleted), the rebuilt files moved into
+place and a new ``metadata.yaml`` written from the counts of all files (an existing
+one is kept as ``metadata.yaml.orig``). A bag whose files are all complete and whose
+``metadata.yaml`` lists exactly those files is not changed at all.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from collector.bag.mcap_records import MAGIC
 from collector.bag.metadata import (
     METADATA_FILENAME,
     BagMetadata,
     FileRecord,
     TopicRecord,
-    fsync_dir,
     parse_qos_profiles,
     read_metadata,
     write_metadata,
 )
-from collector.bag.reader import _McapFile
-from collector.bag.salvage import MAGIC, _FileStats, _Salvager
+from collector.bag.reader import McapFile, natural_key
+from collector.bag.salvage import FileStats, Salvager
 from collector.errors import BagError
+from collector.fs import fsync_dir
 
 ORIG_SUFFIX = ".orig"
 
@@ -101,7 +100,8 @@ class RecoverResult:
             lines.append(
                 f"  {item.path.name}: recovered {item.messages} messages from {item.chunks_kept} chunks; "
                 f"dropped {item.tail_bytes_dropped} tail bytes, {item.chunks_damaged} damaged chunks, "
-                f"{item.orphan_messages} orphan messages; original kept as {item.original.name if item.original else '-'}"
+                f"{item.orphan_messages} orphan messages; "
+                f"original kept as {item.original.name if item.original else '-'}"
             )
         if self.metadata_written:
             lines.append(f"  wrote {METADATA_FILENAME}")
@@ -109,7 +109,7 @@ class RecoverResult:
 
 
 
-def _complete_stats(path: Path) -> _FileStats | None:
+def _complete_stats(path: Path) -> FileStats | None:
     """Stats of a complete, indexed MCAP file that reads whole; None otherwise.
 
     A file with an intact summary can still hold a damaged chunk or attachment, which
@@ -123,7 +123,7 @@ def _complete_stats(path: Path) -> _FileStats | None:
     except OSError:  # shorter than 8 bytes, unreadable
         return None
     try:
-        file = _McapFile(path)
+        file = McapFile(path)
         try:
             file.check()
         finally:
@@ -133,7 +133,7 @@ def _complete_stats(path: Path) -> _FileStats | None:
     summary = file.summary
     if summary.statistics is None:
         return None
-    stats = _FileStats()
+    stats = FileStats()
     for channel in summary.channels.values():
         schema = summary.schemas.get(channel.schema_id)
         stats.topics.setdefault(channel.topic, (schema.name if schema else "", dict(channel.metadata)))
@@ -148,10 +148,6 @@ def _complete_stats(path: Path) -> _FileStats | None:
     return stats
 
 
-def _natural_key(path: Path) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
-
-
 def _metadata_fits(bag_dir: Path, mcaps: list[Path]) -> bool:
     """Whether ``metadata.yaml`` reads and lists exactly the bag's MCAP files."""
     try:
@@ -162,7 +158,7 @@ def _metadata_fits(bag_dir: Path, mcaps: list[Path]) -> bool:
     return metadata.storage_identifier == "mcap" and listed == sorted(p.name for p in mcaps)
 
 
-def _bag_metadata(files: list[tuple[Path, _FileStats]]) -> BagMetadata:
+def _bag_metadata(files: list[tuple[Path, FileStats]]) -> BagMetadata:
     topics: dict[str, tuple[str, dict[str, str]]] = {}
     counts: dict[str, int] = {}
     for _path, stats in files:
@@ -218,7 +214,7 @@ def recover_bag(path: Path) -> RecoverResult:
     bag_dir = Path(path)
     if not bag_dir.is_dir():
         raise BagError(f"{bag_dir} is not a bag directory" if bag_dir.exists() else f"{bag_dir} does not exist")
-    mcaps = sorted(bag_dir.glob("*.mcap"), key=_natural_key)
+    mcaps = sorted(bag_dir.glob("*.mcap"), key=natural_key)
     if not mcaps:
         raise BagError(f"{bag_dir} holds no .mcap files: not a bag directory")
     metadata_path = bag_dir / METADATA_FILENAME
@@ -239,10 +235,10 @@ def recover_bag(path: Path) -> RecoverResult:
     if metadata_path.exists() and metadata_orig.exists():
         raise BagError(f"{metadata_orig} exists already, not overwriting")
 
-    salvagers: dict[Path, _Salvager] = {}
+    salvagers: dict[Path, Salvager] = {}
     try:
         for p in broken:
-            salvager = _Salvager(p)
+            salvager = Salvager(p)
             salvagers[p] = salvager
             salvager.scan()
         stats_list = [(p, complete[p] or salvagers[p].stats) for p in mcaps]

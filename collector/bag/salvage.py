@@ -1,6 +1,6 @@
 """Salvage the complete records of an MCAP file whose writer died mid-write.
 
-:class:`_Salvager` streams through every record that is complete, keeps schemas,
+:class:`Salvager` streams through every record that is complete, keeps schemas,
 channels, attachments, metadata and the messages of every chunk whose framing and CRC
 check out, and writes them to a new complete MCAP under a temporary name in the same
 directory. :func:`collector.bag.recover.recover_bag` decides which files need this
@@ -17,19 +17,20 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from mcap.data_stream import ReadDataStream
 from mcap.records import Attachment, Channel, Message, Metadata, Schema
 from mcap.writer import CompressionType, Writer
 
 from collector import __version__
-from collector.bag.metadata import create_temp_file
+from collector.bag.mcap_records import MAGIC
 from collector.errors import BagError
+from collector.fs import create_temp_file
 
-MAGIC = b"\x89MCAP0\r\n"
 _RECORD_HEAD = struct.Struct("<BQ")
 _CHUNK_HEAD = struct.Struct("<QQQII")  # start, end, uncompressed size, crc, compression length
 _OP_HEADER, _OP_FOOTER, _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
@@ -41,7 +42,7 @@ _COMPRESSION_TYPES = {"": CompressionType.NONE, "zstd": CompressionType.ZSTD, "l
 
 
 @dataclass
-class _FileStats:
+class FileStats:
     """Topics, counts and time span of one file, complete or salvaged."""
 
     topics: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # topic -> (type, meta)
@@ -152,12 +153,12 @@ def _chunk_records(body: bytes) -> tuple[str, list[Any]]:
 _PAD_BLOCK = 4096
 
 
-class _Salvager:
+class Salvager:
     """Streams one incomplete MCAP file into a new complete one (temporary name)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.stats = _FileStats()
+        self.stats = FileStats()
         self.chunks_kept = 0
         self.chunks_damaged = 0
         self.orphans = 0
@@ -306,7 +307,8 @@ class _Salvager:
                 self._open_writer(compression)
             self.chunks_kept += 1
             for record in records:
-                kind = _OP_MESSAGE if isinstance(record, Message) else _OP_SCHEMA if isinstance(record, Schema) else _OP_CHANNEL
+                kind = (_OP_MESSAGE if isinstance(record, Message) else
+                        _OP_SCHEMA if isinstance(record, Schema) else _OP_CHANNEL)
                 self._emit(kind, record)
             return False
         if opcode == _OP_MESSAGE:

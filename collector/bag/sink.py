@@ -25,9 +25,8 @@ import errno
 import mmap
 import os
 from collections.abc import Sequence
-from typing import Union
 
-Payload = Union[bytes, bytearray, memoryview]
+Payload = bytes | bytearray | memoryview
 
 # Offsets, lengths and the buffer address of O_DIRECT writes are multiples of this;
 # 4096 satisfies every common logical block size (512 and 4096).

@@ -16,26 +16,27 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping
+from typing import Any, BinaryIO
 
 from mcap.writer import CompressionType, Writer
 
 from collector import __version__
 from collector.bag.mcap_records import UncompressedMcapWriter
-from collector.bag.sink import DirectSink, open_direct
 from collector.bag.metadata import (
     BagMetadata,
     FileRecord,
     QosProfile,
     TopicRecord,
-    fsync_dir,
     qos_profiles_yaml,
     write_metadata,
 )
 from collector.bag.msgdef import message_definition, type_hash
+from collector.bag.sink import DirectSink, open_direct
 from collector.errors import BagError
+from collector.fs import fdatasync, fsync_dir
 
 LIBRARY = f"collector {__version__} (mcap-python)"
 ROSBAG2_METADATA_NAME = "rosbag2"
@@ -68,13 +69,6 @@ _STORAGE = {
     "zstd": _Storage(buffering=-1, make_writer=_mcap_writer(CompressionType.ZSTD)),
     "lz4": _Storage(buffering=-1, make_writer=_mcap_writer(CompressionType.LZ4)),
 }
-
-
-def _fdatasync(fd: int) -> None:
-    if hasattr(os, "fdatasync"):
-        os.fdatasync(fd)
-    else:  # macOS
-        os.fsync(fd)
 
 
 class BagWriter:
@@ -322,7 +316,7 @@ class BagWriter:
         if self._fsync:
             now = time.monotonic_ns()
             if now - self._last_sync_wall_ns >= self._flush_interval_ns:
-                _fdatasync(self._stream.fileno())
+                fdatasync(self._stream.fileno())
                 self._last_sync_wall_ns = now
 
     def flush_if_due(self) -> bool:
@@ -349,7 +343,7 @@ class BagWriter:
         self._chunk_bytes = 0
         self._chunk_first_log_ns = None
         if self._fsync:
-            _fdatasync(self._stream.fileno())
+            fdatasync(self._stream.fileno())
             self._last_sync_wall_ns = time.monotonic_ns()
 
     # -- close -----------------------------------------------------------------------

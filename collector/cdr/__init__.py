@@ -20,35 +20,30 @@ is parsed on its own. Timestamps are int nanoseconds since the epoch.
 
 Modules: :mod:`~collector.cdr._common` (shared layout, :class:`CdrError`),
 :mod:`~collector.cdr.encode`, :mod:`~collector.cdr._reader` (one message, field by
-field), :mod:`~collector.cdr.decode` (streams of small messages) and
-:mod:`~collector.cdr.image`. Everything public is re-exported here.
+field), :mod:`~collector.cdr.decode` (streams of small messages),
+:mod:`~collector.cdr.header` (one message's stamp, either byte order) and
+:mod:`~collector.cdr.image`. Everything public is re-exported here; private names are not.
 """
 
 from __future__ import annotations
 
 from collector.cdr._common import ENCAPSULATION, IMAGE, IMU, JOINT_STATE, NS_PER_S, WRENCH, Buffer, CdrError
-# The underscored names are not API: tests reach them as ``cdr._name`` to pin the vectorised paths.
 from collector.cdr.decode import (
-    _IMU_DOUBLES,
-    _WRENCH_DOUBLES,
     Imus,
     JointStates,
     Wrenches,
-    _fixed_each,
-    _fixed_stacked,
-    _joint_states_each,
-    _joint_states_stacked,
     decode_imus,
     decode_joint_states,
     decode_wrenches,
     header_stamps,
 )
 from collector.cdr.encode import encode_imu, encode_joint_state, encode_wrench
+from collector.cdr.header import header_stamp_ns
 from collector.cdr.image import IMAGE_ENCODINGS, ImageMessage, decode_image, encode_image
 
 __all__ = [
     "Buffer", "CdrError", "ENCAPSULATION", "IMAGE", "IMAGE_ENCODINGS", "IMU", "ImageMessage", "Imus",
     "JOINT_STATE", "JointStates", "NS_PER_S", "WRENCH", "Wrenches", "decode_image", "decode_imus",
     "decode_joint_states", "decode_wrenches", "encode_image", "encode_imu", "encode_joint_state",
-    "encode_wrench", "header_stamps",
+    "encode_wrench", "header_stamp_ns", "header_stamps",
 ]

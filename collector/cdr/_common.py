@@ -4,7 +4,6 @@ struct layouts of a header stamp and a uint32, and :class:`CdrError`."""
 from __future__ import annotations
 
 import struct
-from typing import Union
 
 from collector.errors import CollectorError
 
@@ -16,7 +15,7 @@ JOINT_STATE = "sensor_msgs/msg/JointState"
 IMU = "sensor_msgs/msg/Imu"
 WRENCH = "geometry_msgs/msg/WrenchStamped"
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 _U32 = struct.Struct("<I")
 _STAMP = struct.Struct("<iI")

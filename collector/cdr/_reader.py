@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collector.cdr._common import ENCAPSULATION, NS_PER_S, _STAMP, _U32, Buffer, CdrError
-
+from collector.cdr._common import _STAMP, _U32, ENCAPSULATION, NS_PER_S, Buffer, CdrError
 
 
 class _Reader:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from collector.cdr._common import ENCAPSULATION, NS_PER_S, _STAMP, _U32, Buffer, CdrError
+from collector.cdr._common import _STAMP, _U32, ENCAPSULATION, NS_PER_S, Buffer, CdrError
 
 _PAD_BYTE = b"\x00"  # what we write into alignment padding (tests swap it to find the padding)
 

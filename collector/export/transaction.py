@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from collector.export.errors import ExportError
+from collector.fs import fsync_dir, fsync_file
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -44,24 +45,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), str(a))
-
-
-def fsync_path(path: Path, *, directory: bool = False) -> None:
-    """fsync a file (errors raise) or a directory (best effort)."""
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        if directory:
-            return
-        raise
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not directory:
-            raise
-    finally:
-        os.close(fd)
 
 
 def lock_exclusive(path: Path, *, create: bool, busy: str) -> int | None:
@@ -88,7 +71,7 @@ def lock_exclusive(path: Path, *, create: bool, busy: str) -> int | None:
 def _link_tree(source: Path, target: Path) -> None:
     """Recreate ``source``'s folders in ``target`` with every file hard-linked (copied
     where the filesystem has no hard links)."""
-    for folder, dirs, files in os.walk(source):
+    for folder, _dirs, files in os.walk(source):
         relative = Path(folder).relative_to(source)
         (target / relative).mkdir(parents=True, exist_ok=True)
         for name in files:
@@ -153,9 +136,9 @@ class FolderTransaction:
             return
         for path in self.written:
             if path.exists():
-                fsync_path(path)
+                fsync_file(path)
         for folder in {p.parent for p in self.written}:
-            fsync_path(folder, directory=True)
+            fsync_dir(folder)
         if self.root.exists():
             if _exchange(self.path, self.root):
                 shutil.rmtree(self.path, ignore_errors=True)  # now the previous version
@@ -166,7 +149,7 @@ class FolderTransaction:
                 shutil.rmtree(aside, ignore_errors=True)
         else:
             os.rename(self.path, self.root)
-        fsync_path(self.root.parent, directory=True)
+        fsync_dir(self.root.parent)
         self.done = True
         self._unlock()
 

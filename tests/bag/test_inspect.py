@@ -7,9 +7,10 @@ import struct
 
 import pytest
 
-from collector.bag.inspect import format_summary, header_stamp_ns, inspect_bag
+from collector.bag.inspect import format_summary, inspect_bag
 from collector.bag.metadata import read_metadata
 from collector.bag.writer import BagWriter
+from collector.cdr.header import header_stamp_ns
 from collector.errors import BagError
 
 MS = 1_000_000

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.bag.inspect import header_stamp_ns
 from collector.bag.reader import open_bag
 from collector.bag.recover import recover_bag
 from collector.bag.writer import BagWriter
+from collector.cdr.header import header_stamp_ns
 from collector.errors import BagError
 
 rosbags_rosbag2 = pytest.importorskip("rosbags.rosbag2")

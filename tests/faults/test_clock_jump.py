@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collector.bag.inspect import header_stamp_ns
+from collector.cdr.header import header_stamp_ns
 from collector.drivers.synthetic import read_truth
 from collector.episode import StreamStats, read_episode_info
 from collector.rig import load_rig

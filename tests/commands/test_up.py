@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from collector.episode import read_episode_info
-
-from .conftest import REPO, collector_cli
+from tests.ros.conftest import REPO, client, collector_cli, ros_context  # noqa: F401 (real-DDS fixtures)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
