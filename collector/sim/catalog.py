@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from collector.errors import CollectorError
+from collector.schema import Checker, key_label, load_yaml, show
 from collector.sim.errors import SimError
 
 LANGUAGES = ("en", "zh")
@@ -82,26 +81,23 @@ def load_station(name: str) -> Station:
     if name not in files:
         raise SimError(f"unknown station {name!r} (stations: {', '.join(files) or 'none'})")
     path = files[name]
+    check = Checker(str(path), SimError)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise SimError(f"{path}: cannot read ({err})") from err
-    if not isinstance(doc, dict):
-        raise SimError(f"{path}: not a mapping")
-    for key in _REQUIRED:
-        if key not in doc:
-            raise SimError(f"{path}: missing key {key!r}")
+    doc = check.mapping(load_yaml(text, str(path), SimError), "", None, set(_REQUIRED))
     if doc["station"] != name:
-        raise SimError(f"{path}: station {doc['station']!r} does not match the file name")
+        raise check.fail("station", f"{show(doc['station'])} does not match the file name")
     tasks = {}
-    for task_name, raw in (doc["tasks"] or {}).items():
-        if not isinstance(raw, dict) or "kind" not in raw:
-            raise SimError(f"{path}: task {task_name!r} needs a 'kind'")
-        instructions = raw.get("instructions") or {}
+    for task_name, raw in check.mapping(doc["tasks"] or {}, "tasks", None, set()).items():
+        key = f"tasks.{key_label(task_name)}"
+        raw = check.mapping(raw, key, None, {"kind", "instructions"})
+        instructions = check.mapping(raw["instructions"] or {}, f"{key}.instructions", None, set(LANGUAGES))
         for language in LANGUAGES:
-            templates = instructions.get(language)
-            if not templates or not all(isinstance(t, str) and t for t in templates):
-                raise SimError(f"{path}: task {task_name!r} needs instructions.{language} (a list of strings)")
+            templates = instructions[language]
+            if not isinstance(templates, list) or not templates or not all(isinstance(t, str) and t for t in templates):
+                raise check.fail(f"{key}.instructions.{language}", f"expected a list of strings, got {show(templates)}")
         params = {k: v for k, v in raw.items() if k not in ("kind", "instructions")}
         tasks[task_name] = TaskSpec(name=task_name, station=name, kind=str(raw["kind"]),
                                     instructions={lang: tuple(instructions[lang]) for lang in LANGUAGES},
