@@ -5,8 +5,9 @@ internals. One mapping from a rig and a sync result to named per-frame features
 (:mod:`collector.export.features`) is shared by every format; images stream from the
 bag frame by frame (:mod:`collector.export.frames`); formats implement one writer
 interface (:mod:`collector.export.base`: ``prepare_part`` anywhere, ``commit`` on the
-writer) and are found by name in a registry (:mod:`collector.export.registry`):
-``lerobot`` (:mod:`collector.export.lerobot`) and ``hdf5`` (:mod:`collector.export.hdf5`).
+writer) and are found by name, writer and validator, in one registry
+(:mod:`collector.export.registry`): ``lerobot`` (:mod:`collector.export.lerobot`) and
+``hdf5`` (:mod:`collector.export.hdf5`, :mod:`collector.export.hdf5_validate`).
 :func:`collector.export.run.export_episodes` is what ``collector export`` runs (sync,
 workers or Ray, in-order commits); :func:`collector.export.validate.validate_dataset`
 is ``collector validate``. By hand::

@@ -42,8 +42,8 @@ export can leave such a stream out entirely (``leave_out``: when no episode has 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -324,7 +324,8 @@ def _stacked_values(feature: Feature, sync) -> np.ndarray:
     parts = []
     for field in feature.fields:
         if field not in alignment.values:
-            raise ExportError(f"{feature.key}: stream {feature.streams[0]!r} has no {field!r} values in the sync result")
+            raise ExportError(f"{feature.key}: stream {feature.streams[0]!r} has no {field!r} values "
+                              "in the sync result")
         parts.append(np.asarray(alignment.values[field], dtype=np.float64).reshape(sync.frames, -1))
     out = np.concatenate(parts, axis=1)
     if out.shape[1:] != feature.shape:

@@ -21,8 +21,8 @@ every yielded camera frame is counted in ``blur.counts``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 

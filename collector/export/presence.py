@@ -18,8 +18,8 @@ episode without messages gets zeros all the same.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Collection, Iterable, Sequence
 
 from collector.episode import EpisodeInfo
 from collector.export.features import FeaturePlan, feature_plan, optional_streams

@@ -27,8 +27,9 @@ import json
 import os
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from collector import __version__
 from collector.episode import EPISODE_FILE, EpisodeInfo

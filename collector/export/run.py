@@ -21,10 +21,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from collector.episode import EPISODE_FILE, EpisodeInfo, find_episodes, read_episode_info
 from collector.errors import CollectorError

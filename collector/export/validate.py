@@ -1,13 +1,14 @@
 """Validate an exported dataset: is it what its format promises, and are its times honest?
 
 :func:`validate_dataset` finds the format of a folder and runs that format's checks;
-each format is one module in :data:`FORMATS` providing ``detect(path) -> bool`` and
+each format's validator, named by its entry in
+:data:`collector.export.registry.FORMATS`, provides ``detect(path) -> bool`` and
 ``check(path) -> (problems, summary)``:
 
 * ``lerobot``: a LeRobot v3.0 folder (``meta/info.json``), see
-  :mod:`collector.export.validate_lerobot`;
+  :mod:`collector.export.lerobot.validate`;
 * ``hdf5``: a folder of ALOHA/ACT ``episode_<i>.hdf5`` files, see
-  :mod:`collector.export.validate_hdf5`.
+  :mod:`collector.export.hdf5_validate`.
 
 With ``verify=True`` the dataset's provenance manifest is checked too: every file's
 SHA-256 recomputed and compared (:func:`collector.export.provenance.verify`).
@@ -18,17 +19,11 @@ A check never stops at the first problem: the report lists everything found, one
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from collector.export.errors import ExportError
-
-# format name -> module with detect(path) and check(path); the first that detects wins
-FORMATS: dict[str, str] = {
-    "lerobot": "collector.export.validate_lerobot",
-    "hdf5": "collector.export.validate_hdf5",
-}
+from collector.export.registry import FORMATS, detect_format, get_writer
 
 
 @dataclass(frozen=True)
@@ -62,26 +57,8 @@ class ValidationReport:
                 "summary": dict(self.summary)}
 
 
-def detect_format(path: Path) -> str:
-    """The name of the format of the dataset at ``path``.
-
-    Raises:
-        ExportError: ``path`` does not exist or is no dataset of a known format.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ExportError(f"{path}: no such file or directory")
-    for name, module in FORMATS.items():
-        if importlib.import_module(module).detect(path):
-            return name
-    raise ExportError(f"{path}: not a dataset (neither a LeRobot v3.0 folder with meta/info.json "
-                      "nor a folder of episode_<i>.hdf5 files)")
-
-
 def manifest_path(fmt: str) -> str:
     """Where datasets of format ``fmt`` keep their provenance manifest."""
-    from collector.export.registry import get_writer
-
     return get_writer(fmt).MANIFEST
 
 
@@ -91,12 +68,18 @@ def validate_dataset(path: Path, *, verify: bool = False) -> ValidationReport:
     (summary ``verified_files``).
 
     Raises:
-        ExportError: ``path`` does not exist or is no dataset (see :func:`detect_format`);
+        ExportError: ``path`` does not exist or is no dataset of a known format
+            (:func:`collector.export.registry.detect_format`);
             a dataset with problems is a report, not an error.
     """
     path = Path(path)
+    if not path.exists():
+        raise ExportError(f"{path}: no such file or directory")
     name = detect_format(path)
-    problems, summary = importlib.import_module(FORMATS[name]).check(path)
+    if name is None:
+        raise ExportError(f"{path}: not a dataset (neither a LeRobot v3.0 folder with meta/info.json "
+                          "nor a folder of episode_<i>.hdf5 files)")
+    problems, summary = FORMATS[name].check(path)
     problems, summary = list(problems), dict(summary)
     manifest = manifest_path(name)
     summary["provenance"] = manifest if (path / manifest).is_file() else None

@@ -43,8 +43,8 @@ a feature whose stream is unknown is explained by (a) only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 

@@ -10,6 +10,7 @@ torch; ``collector.loader`` imports it only when the class is asked for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from collector.export.registry import detect_format
 from collector.loader.config import LoaderConfig
 from collector.loader.errors import LoaderError
 from collector.loader.normalize import Normalizer
@@ -27,6 +29,25 @@ from collector.loader.windows import frame_offsets, window_rows
 INDEX_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
 
+def _lerobot_source(path: Path, config: LoaderConfig) -> Source:
+    from collector.loader.lerobot_source import LeRobotSource
+
+    return LeRobotSource(path, max_open_files=config.max_open_files, decoder_threads=config.decoder_threads)
+
+
+def _hdf5_source(path: Path, config: LoaderConfig) -> Source:
+    from collector.loader.hdf5_source import Hdf5Source
+
+    return Hdf5Source(path, max_open_files=config.max_open_files)
+
+
+# format name (collector.export.registry.FORMATS) -> the Source reading its datasets
+SOURCES: dict[str, Callable[[Path, LoaderConfig], Source]] = {
+    "lerobot": _lerobot_source,
+    "hdf5": _hdf5_source,
+}
+
+
 def open_source(path: str | Path, config: LoaderConfig) -> Source:
     """The source reading ``path``: a LeRobot v3.0 folder (has meta/info.json), or an
     HDF5 episode file or folder of ``episode_<i>.hdf5``.
@@ -35,14 +56,10 @@ def open_source(path: str | Path, config: LoaderConfig) -> Source:
         LoaderError: ``path`` is neither.
     """
     path = Path(path)
-    if (path / "meta" / "info.json").exists():
-        from collector.loader.lerobot_source import LeRobotSource
-
-        return LeRobotSource(path, max_open_files=config.max_open_files, decoder_threads=config.decoder_threads)
-    if path.suffix == ".hdf5" or (path.is_dir() and any(path.glob("episode_*.hdf5"))):
-        from collector.loader.hdf5_source import Hdf5Source
-
-        return Hdf5Source(path, max_open_files=config.max_open_files)
+    # the format's detector takes folders; the loader also reads one episode file
+    fmt = detect_format(path) or ("hdf5" if path.suffix == ".hdf5" else None)
+    if fmt in SOURCES:
+        return SOURCES[fmt](path, config)
     if not path.exists():
         raise LoaderError(f"{path}: no such dataset")
     raise LoaderError(f"{path}: neither a LeRobot v3.0 dataset (meta/info.json) nor HDF5 episodes (episode_<i>.hdf5)")
@@ -184,4 +201,5 @@ class CollectorDataset(Dataset):
 
     def __repr__(self) -> str:
         return (f"CollectorDataset({self.source.where!r}, episodes={self.num_episodes}, frames={self.num_frames}, "
-                f"fps={self.fps:g}, cameras={self.camera_keys}, windows={ {k: len(v) for k, v in self.delta_indices.items()} })")
+                f"fps={self.fps:g}, cameras={self.camera_keys}, "
+                f"windows={ {k: len(v) for k, v in self.delta_indices.items()} })")

@@ -15,10 +15,9 @@ pq = pytest.importorskip("pyarrow.parquet")
 from collector.cli import main  # noqa: E402
 from collector.export.errors import ExportError  # noqa: E402
 from collector.export.features import feature_plan  # noqa: E402
-from collector.export.registry import get_writer  # noqa: E402
-from collector.export.validate import FORMATS, validate_dataset  # noqa: E402
+from collector.export.registry import FORMATS, get_writer  # noqa: E402
+from collector.export.validate import validate_dataset  # noqa: E402
 from collector.export.validate_time import time_rules  # noqa: E402
-
 from tests.export.conftest import START_NS  # noqa: E402
 from tests.export.test_lerobot_oracle_env import requires_oracle, run_probe  # noqa: E402
 

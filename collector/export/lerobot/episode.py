@@ -21,9 +21,10 @@ Option ``blur_faces``: camera frames have their faces blurred before encoding
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -204,7 +205,8 @@ def prepare_episode(*, plan: FeaturePlan, fps: float, options: Mapping[str, Any]
     for key, accumulator in image_stats.items():
         stats[key] = accumulator.result()
     return EpisodePart(
-        scratch=str(scratch), source=str(episode_path), episode_id=info.episode_id or Path(episode_path).name, task=info.task or "",
+        scratch=str(scratch), source=str(episode_path), episode_id=info.episode_id or Path(episode_path).name,
+        task=info.task or "",
         success=info.success, rig=info.rig, site=info.site, robot=str(info.robot or ""),
         operator=str(info.operator or ""), length=count, first_frame=int(rows[0]), grid_frames=sync.frames,
         table=table_path.name, videos=videos, stats=stats,

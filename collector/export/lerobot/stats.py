@@ -21,7 +21,7 @@ so the zeros of episodes without that stream do not pull its statistics.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 

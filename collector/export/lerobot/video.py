@@ -11,9 +11,9 @@ PyAV is imported when a video is opened.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

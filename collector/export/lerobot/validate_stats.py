@@ -1,4 +1,4 @@
-"""``meta/stats.json`` of a LeRobot dataset against its data (part of :mod:`collector.export.validate_lerobot`).
+"""``meta/stats.json`` of a LeRobot dataset against its data (part of :mod:`collector.export.lerobot.validate`).
 
 Every feature needs ``min, max, mean, std, count, q01, q10, q50, q90, q99``. Numeric
 features must equal :func:`~collector.export.lerobot.stats.numeric_stats` over all data
@@ -16,8 +16,8 @@ the writer counts it; a validity column that is not a bool feature of the data i
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -1,5 +1,5 @@
 """The mp4 files of a LeRobot dataset against its episodes table (part of
-:mod:`collector.export.validate_lerobot`).
+:mod:`collector.export.lerobot.validate`).
 
 For each video key and episode, the mp4 it points at must hold, in
 ``[from_timestamp, from_timestamp + length / fps)``, exactly ``length`` frames whose pts

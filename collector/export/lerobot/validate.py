@@ -12,8 +12,8 @@
   ``task_index`` names a task.
 * timestamps: per episode ``frame_index`` = 0..length-1 and
   ``|timestamp - frame_index / fps| < 1e-4 s`` (LeRobot's tolerance).
-* videos: :mod:`collector.export.validate_lerobot_videos`;
-* stats: :mod:`collector.export.validate_lerobot_stats` (``meta/stats.json`` against the data,
+* videos: :mod:`collector.export.lerobot.validate_videos`;
+* stats: :mod:`collector.export.lerobot.validate_stats` (``meta/stats.json`` against the data,
   an optional stream's features over the rows its validity column marks);
 * NaN/inf and honest time: :mod:`collector.export.validate_time`, with the rig of each
   episode (episodes-table ``rig``, else info.json ``collector.rig``).
@@ -28,9 +28,9 @@ import numpy as np
 
 from collector.export.errors import ExportError
 from collector.export.lerobot import layout
+from collector.export.lerobot.validate_stats import IMAGE_DTYPES, check_stats, check_validity
+from collector.export.lerobot.validate_videos import TIME_TOLERANCE_S, check_videos
 from collector.export.validate import Problem
-from collector.export.validate_lerobot_stats import IMAGE_DTYPES, check_stats, check_validity
-from collector.export.validate_lerobot_videos import TIME_TOLERANCE_S, check_videos
 from collector.export.validate_time import check_nan, check_time_limits, time_rules
 
 REQUIRED_INFO = ("codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks", "chunks_size",
