@@ -26,8 +26,9 @@ import os
 import struct
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 import rclpy
@@ -36,8 +37,8 @@ from rclpy.node import Node
 
 from collector.rig import Stream, load_rig
 from collector.ros.dds import apply_transport_defaults
+from collector.ros.messages import message_class
 from collector.ros.qos import to_rclpy
-from collector.ros.recorder_node import message_class
 
 RECORD_HEADER = struct.Struct("<qqI")  # header.stamp ns, receive ns, payload bytes
 COUNTS_FILE = "counts.json"

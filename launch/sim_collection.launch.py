@@ -5,7 +5,9 @@ The rig is the one the scene replicates (``rig:=`` overrides it).
 """
 
 from collector.ros.launch_actions import rig_launch_description
+from collector.sim.catalog import load_station
 
 
 def generate_launch_description():
-    return rig_launch_description("", source="sim", scene="baoan_assembly")
+    return rig_launch_description("", scene_rig=lambda scene: load_station(scene).rig, source="sim",
+                                  scene="baoan_assembly")

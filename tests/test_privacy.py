@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from collector.capture.recording import RecorderConfig
 from collector.episode import new_episode_dir
 from collector.errors import CollectorError
 from collector.pseudonym import PseudonymError, check_operator_id, derive_id
-from collector.recording import RecorderConfig
 from collector.rig import load_rig
 
 REPO = Path(__file__).resolve().parents[1]

@@ -28,7 +28,8 @@ def add_parser(verbs, name: str):
         "Exporting into an existing dataset appends to it; a killed export leaves it as it was.",
     )
     parser.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="episode folder or folder of episodes")
-    parser.add_argument("--format", required=True, dest="fmt", help=f"dataset format ({', '.join(available_formats())})")
+    parser.add_argument("--format", required=True, dest="fmt",
+                        help=f"dataset format ({', '.join(available_formats())})")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (created, or appended to)")
     parser.add_argument("--fps", type=positive, help="grid rate, frames/s (default: the rig's fps)")
     parser.add_argument("--workers", type=int, default=1, help="local processes for the per-episode work (default 1)")

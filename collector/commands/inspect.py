@@ -87,7 +87,7 @@ def run(args) -> int:
                     **({"sync": y.to_dict()} if y is not None else {})} for t, e, s, y in reports]
         print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))
         return 2 if refused else 0
-    for target, episode, summary, synced in reports:
+    for _target, episode, summary, synced in reports:
         if episode:
             label = {True: "success", False: "failure", None: "unlabelled"}[episode["success"]]
             print(f"episode {episode['episode_id']}  [{episode['status']}, {label}]  "

@@ -1,10 +1,12 @@
-"""``collector record``: run the recorder (and optionally the synthetic robot) and drive it.
+"""``collector record``: run the recorder (and optionally the synthetic or simulated robot) and drive it.
 
 Interactive (default): a live table of stream health and single keys to
 start/stop, discard and label episodes. ``--headless --episodes N
---episode-seconds S`` records unattended, for scripts and tests. The recorder
-and the synthetic robot run as separate processes, exactly as on a rig; this
-command talks to them over ROS services and the status topic.
+--episode-seconds S`` records unattended, for scripts and tests. The nodes come
+from the same launch plan as ``collector up`` and the launch files (source
+``synthetic``, ``sim``, or ``external``: only the recorder, the rig's drivers run
+elsewhere) and run as separate processes, exactly as on a rig; this command
+talks to them over ROS services and the status topic.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from collector.capture.launch_plan import LaunchPlan, PlanOptions, plan_launch
 from collector.commands import count, non_negative
 from collector.episode import EPISODE_FILE, read_episode_info
 from collector.errors import CollectorError
 from collector.pseudonym import check_operator_id
-from collector.rig import load_rig
+from collector.rig import Rig, load_rig
 
 
 def add_parser(verbs, name: str):
@@ -61,13 +65,40 @@ def add_parser(verbs, name: str):
     return parser
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordOptions:
+    """What a session runs with, resolved once from the arguments (never changed after).
+
+    ``rig`` is the profile loaded (for ``--sim`` the station's, resized by
+    ``--camera-size``); ``plan`` the nodes to start; ``tasks`` the catalogue tasks
+    offered (none with ``--task`` or ``--sim``) and ``task_index`` the first one;
+    ``task`` the initial instruction; ``episode_seconds`` the take length (with
+    ``--sim --headless``: an upper bound of 60 s unless given, as a sim take ends
+    when the expert is done).
+    """
+
+    rig: Rig
+    plan: LaunchPlan
+    out: Path
+    task: str
+    tasks: tuple = ()
+    task_index: int = 0
+    sim: str = ""
+    episodes: int = 0
+    episode_seconds: float = 0.0
+    headless: bool = False
+    wait_streams: float = 30.0
+    language: str = "en"
+    countdown: float = 3.0
+    reset_seconds: float = 0.0
+    operator: str = ""
+
+
 def _check_args(args) -> None:
     if args.sim and args.synthetic:
         raise CollectorError("--sim and --synthetic are two robots: choose one")
     if args.rig is None and not args.sim:
         raise CollectorError("--rig is required (or --sim SCENE, which brings its rig)")
-    if args.sim and args.headless and args.episodes > 0 and not args.episode_seconds:
-        args.episode_seconds = 60.0  # an upper bound: a sim episode ends when the expert is done
     if args.episodes < 0:
         raise CollectorError(f"--episodes must be >= 0, got {args.episodes}")
     if args.episode_seconds < 0:
@@ -77,39 +108,66 @@ def _check_args(args) -> None:
     check_operator_id(args.operator)
     if args.task and args.task_id:
         raise CollectorError("--task and --task-id both set the instruction: choose one")
-    if args.headless and (args.episodes <= 0 or args.episode_seconds <= 0):
+    if args.camera_size and not args.sim:
+        raise CollectorError("--camera-size needs --sim")
+    sim_bound = bool(args.sim and args.episodes > 0)  # a sim take ends when the expert is done
+    if args.headless and (args.episodes <= 0 or (args.episode_seconds <= 0 and not sim_bound)):
         raise CollectorError("--headless needs --episodes N and --episode-seconds S (both > 0)")
     if not args.headless and not sys.stdin.isatty():
         raise CollectorError("standard input is not a terminal; use --headless --episodes N --episode-seconds S")
 
 
-def run(args) -> int:
+def _session_rig(args) -> tuple[str | Path, str]:
+    """The rig to record (a name or a profile path) and the sim task; checked before anything starts."""
+    if not args.sim:
+        return args.rig, ""
+    from collector.sim.catalog import load_station
+
+    station = load_station(args.sim)
+    sim_task = args.sim_task or next(iter(station.tasks))
+    station.task(sim_task)
+    if args.rig not in (None, station.rig):
+        raise CollectorError(f"--rig {args.rig} does not match station {args.sim}'s rig {station.rig}")
+    if not args.camera_size:
+        return station.rig, sim_task
+    from collector.sim.collect import parse_camera_size, sim_rig
+
+    resized = sim_rig(station, parse_camera_size(args.camera_size))
+    rig_file = args.out.expanduser().resolve() / "logs" / f"{station.rig}_{args.camera_size}.yaml"
+    rig_file.parent.mkdir(parents=True, exist_ok=True)
+    rig_file.write_text(resized.text, encoding="utf-8")
+    return rig_file, sim_task
+
+
+def record_options(args) -> RecordOptions:
+    """Check the arguments and resolve everything the session needs (nothing starts here).
+
+    Raises:
+        CollectorError: bad arguments, an unknown rig, station, task or catalogue task.
+    """
     _check_args(args)
-    if args.sim:
-        from collector.sim.catalog import load_station
-
-        station = load_station(args.sim)  # fail early, before any process starts
-        args.sim_task = args.sim_task or next(iter(station.tasks))
-        station.task(args.sim_task)
-        if args.rig not in (None, station.rig):
-            raise CollectorError(f"--rig {args.rig} does not match station {args.sim}'s rig {station.rig}")
-        args.rig = station.rig
-        if args.camera_size:
-            from collector.sim.collect import parse_camera_size, sim_rig
-
-            resized = sim_rig(station, parse_camera_size(args.camera_size))
-            rig_file = args.out.expanduser().resolve() / "logs" / f"{station.rig}_{args.camera_size}.yaml"
-            rig_file.parent.mkdir(parents=True, exist_ok=True)
-            rig_file.write_text(resized.text, encoding="utf-8")
-            args.rig = str(rig_file)
-    elif args.camera_size:
-        raise CollectorError("--camera-size needs --sim")
-    rig = load_rig(args.rig)  # fail early, before any process starts
+    rig_ref, sim_task = _session_rig(args)
+    rig = load_rig(rig_ref)
     tasks = _catalogue_tasks(args, rig)
+    task, task_index = args.task, 0
     if tasks and not args.task and not args.sim:
-        first = next((i for i, t in enumerate(tasks) if t.id == args.task_id), 0)
-        args.task = tasks[first].instruction(args.language)
-        args.task_index = first
+        task_index = next((i for i, t in enumerate(tasks) if t.id == args.task_id), 0)
+        task = tasks[task_index].instruction(args.language)
+    out = args.out.expanduser().resolve()
+    source = "sim" if args.sim else "synthetic" if args.synthetic else "external"
+    plan = plan_launch(rig, PlanOptions(
+        source=source, out=str(out), task=task, operator=args.operator, scene=args.sim or "", sim_task=sim_task,
+        seed=args.seed, camera_size=args.camera_size or "", faults=args.faults if args.synthetic else "",
+        disk_reserve_mb=args.disk_reserve_mb))
+    episode_seconds = args.episode_seconds or (60.0 if args.sim and args.headless else 0.0)
+    return RecordOptions(rig=rig, plan=plan, out=out, task=task, tasks=tasks, task_index=task_index,
+                         sim=args.sim or "", episodes=args.episodes, episode_seconds=episode_seconds,
+                         headless=args.headless, wait_streams=args.wait_streams, language=args.language,
+                         countdown=args.countdown, reset_seconds=args.reset_seconds, operator=args.operator)
+
+
+def run(args) -> int:
+    options = record_options(args)  # fail early, before any process starts
     try:
         from collector.ros.control import RecorderClient, ros_session
     except ImportError as err:
@@ -117,57 +175,40 @@ def run(args) -> int:
             "ROS 2 Python (rclpy) is not available: pip install 'collector[ros]', "
             "or source /opt/ros/<distro>/setup.bash"
         ) from err
-    if args.synthetic or args.sim:
+    if options.plan.options.source in ("synthetic", "sim"):
         # A demo robot must not leak onto (or hear) the site network.
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    from collector.processes import NodeProcess
+    from collector.capture.processes import NodeGroup
     from collector.ros.dds import apply_transport_defaults
 
     apply_transport_defaults()  # this process and the nodes it starts
-
-    out = args.out.expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    rig_arg = str(Path(args.rig).resolve()) if args.rig.endswith((".yaml", ".yml")) else args.rig
-    logs = out / "logs"
-    params = {"rig": rig_arg, "out": str(out), "task": args.task, "operator": args.operator,
-              "disk_reserve_mb": args.disk_reserve_mb}
-    processes = [NodeProcess("recorder", "collector.ros.recorder_node", params, log_path=logs / "recorder.log")]
-    if args.synthetic:
-        synthetic = {"rig": rig_arg}
-        if args.faults:
-            synthetic["faults"] = args.faults
-        processes.append(NodeProcess("synthetic_robot", "collector.drivers.synthetic_node", synthetic,
-                                     log_path=logs / "synthetic_robot.log"))
-    if args.sim:
-        processes.append(NodeProcess("sim_robot", "collector.sim.bridge_node",
-                                     {"scene": args.sim, "task": args.sim_task, "seed": args.seed,
-                                      "camera_size": args.camera_size or ""},
-                                     log_path=logs / "sim_robot.log"))
-    recorder = processes[0]
+    options.out.mkdir(parents=True, exist_ok=True)
     episodes: list[Path] = []
+    group = NodeGroup(options.plan, options.out / "logs")
     try:
+        recorder = group["recorder"]
         with ros_session(), RecorderClient() as client:
             try:
                 client.wait_for_recorder(30.0, alive=recorder.alive)
             except CollectorError as err:
                 raise CollectorError(f"{err}\n{recorder.log_tail()}") from err
             sim = None
-            if args.sim:
+            if options.sim:
                 from collector.ros.control import SimClient
 
                 sim = SimClient(client)
-                robot = processes[-1]
+                robot = group["sim_robot"]
                 try:
                     sim.wait_ready(60.0, alive=robot.alive)
                 except CollectorError as err:
                     raise CollectorError(f"{err}\n{robot.log_tail()}") from err
-            if args.headless:
-                episodes = _headless(client, args, rig, recorder, sim)
+            if options.headless:
+                episodes = _headless(client, options, recorder, sim)
             else:
-                episodes = _interactive(client, args, recorder, tasks)
+                episodes = _interactive(client, options, recorder)
     finally:
-        codes = {p.name: p.stop() for p in processes}
-    _print_summary(episodes, out)
+        codes = group.stop()
+    _print_summary(episodes, options.out)
     if codes.get("recorder", 0) not in (0, -2):
         print(f"warning: recorder exited with code {codes['recorder']}; log: {recorder.log_path}", file=sys.stderr)
     return 0
@@ -201,31 +242,32 @@ def _annotate(path: Path, task) -> None:
     write_episode_info(path, info)
 
 
-def _wait_streams(client, args, rig) -> None:
+def _wait_streams(client, options: RecordOptions) -> None:
     def ready(status):
         return all(s["state"] == "ok" for s in status["streams"] if s["required"])
 
-    if client.wait_status(ready, args.wait_streams) is None:
+    if client.wait_status(ready, options.wait_streams) is None:
         lines = "; ".join((client.status or {}).get("problems", [])) or "no status"
-        raise CollectorError(f"required streams of rig {rig.rig} not healthy after {args.wait_streams:.0f} s: {lines}")
+        raise CollectorError(f"required streams of rig {options.rig.rig} not healthy after "
+                             f"{options.wait_streams:.0f} s: {lines}")
 
 
-def _headless(client, args, rig, recorder, sim=None) -> list[Path]:
+def _headless(client, options: RecordOptions, recorder, sim=None) -> list[Path]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    _wait_streams(client, args, rig)
+    _wait_streams(client, options)
     episodes = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
                   TimeRemainingColumn(), transient=False) as progress:
-        overall = progress.add_task("episodes", total=args.episodes, detail="")
-        for index in range(args.episodes):
+        overall = progress.add_task("episodes", total=options.episodes, detail="")
+        for index in range(options.episodes):
             if sim is not None:
                 state = sim.reset()  # the next task attempt; its instruction reaches the recorder
                 client.wait_status(lambda s, t=state["instructions"]["en"]: s.get("task") == t, 5.0)
             path = Path(client.start())
-            bar = progress.add_task(f"  {path.name}", total=args.episode_seconds, detail="")
+            bar = progress.add_task(f"  {path.name}", total=options.episode_seconds, detail="")
             started = time.monotonic()
-            while (elapsed := time.monotonic() - started) < args.episode_seconds:
+            while (elapsed := time.monotonic() - started) < options.episode_seconds:
                 if not recorder.alive():
                     raise CollectorError(f"the recorder died during {path.name}\n{recorder.log_tail()}")
                 if sim is not None and (sim.state or {}).get("expert_done"):
@@ -247,22 +289,21 @@ def _headless(client, args, rig, recorder, sim=None) -> list[Path]:
                 raise CollectorError(f"{path.name}: ended early, free disk below the reserve") from None
             if sim is not None:
                 client.label(bool((sim.state or {}).get("success")))
-            progress.update(bar, completed=args.episode_seconds)
+            progress.update(bar, completed=options.episode_seconds)
             progress.update(overall, completed=index + 1)
             episodes.append(path)
     return episodes
 
 
-def _interactive(client, args, recorder, tasks=()) -> list[Path]:
+def _interactive(client, options: RecordOptions, recorder) -> list[Path]:
     from rich.live import Live
 
+    from collector.capture.operator_session import OperatorSession
     from collector.commands.record_ui import KeyReader, status_table
-    from collector.operator_session import OperatorSession
 
-    session = OperatorSession(tasks=tuple(tasks), language=args.language, countdown_s=args.countdown,
-                              reset_s=args.reset_seconds, episode_s=args.episode_seconds,
-                              free_task=args.task if not tasks else "",
-                              task_index=getattr(args, "task_index", 0))
+    session = OperatorSession(tasks=options.tasks, language=options.language, countdown_s=options.countdown,
+                              reset_s=options.reset_seconds, episode_s=options.episode_seconds,
+                              free_task=options.task if not options.tasks else "", task_index=options.task_index)
     episodes: list[Path] = []
     seen_last = None
     quitting = False
@@ -280,9 +321,9 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
                     episodes.append(path)
                 _annotate(path, session.task)
             elif action.kind == "discard_last" and episodes:
-                from collector.review import discard
+                from collector.capture.review import discard
 
-                discard(episodes[-1], reviewer=args.operator, reason="re-recorded by the operator")
+                discard(episodes[-1], reviewer=options.operator, reason="re-recorded by the operator")
             elif action.kind == "label":
                 session.message = f"labelled {client.label(action.value)}"
             elif action.kind == "quit":
@@ -290,7 +331,7 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
 
     statuses = _StatusCache()
     perform(session.begin())
-    with KeyReader() as keys, Live(status_table(None, kept=0, target=args.episodes), refresh_per_second=8,
+    with KeyReader() as keys, Live(status_table(None, kept=0, target=options.episodes), refresh_per_second=8,
                                    screen=False) as live:
         while not quitting:
             if not recorder.alive():
@@ -315,7 +356,7 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
                     _annotate(Path(ended), session.task)
                     session.ended_by_recorder(time.monotonic())
             kept = sum(1 for p in episodes if statuses.status(p) == "complete")
-            if args.episodes and kept >= args.episodes and session.phase != "recording":
+            if options.episodes and kept >= options.episodes and session.phase != "recording":
                 break
             key = keys.get(0.1)
             try:
@@ -323,7 +364,7 @@ def _interactive(client, args, recorder, tasks=()) -> list[Path]:
                 perform((session.on_key(key, now) if key else []) + session.tick(now))
             except CollectorError as err:
                 session.message = f"error: {err}"
-            live.update(status_table(client.status, kept=kept, target=args.episodes, message=session.message,
+            live.update(status_table(client.status, kept=kept, target=options.episodes, message=session.message,
                                      session=session))
     return episodes
 

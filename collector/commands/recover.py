@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.recovery import recover_episode
+from collector.capture.recovery import recover_episode
 
 
 def add_parser(verbs, name: str):

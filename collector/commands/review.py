@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from collector import review
+from collector.capture import review
 from collector.errors import CollectorError
 from collector.pseudonym import check_operator_id
 

@@ -72,7 +72,8 @@ def _list(args) -> int:
         for task in station.tasks.values():
             print(f"  {task.name}  [{task.kind}]")
             for language, templates in task.instructions.items():
-                print(f"    {language}: {templates[0]}" + (f"  (+{len(templates) - 1} more)" if len(templates) > 1 else ""))
+                more = f"  (+{len(templates) - 1} more)" if len(templates) > 1 else ""
+                print(f"    {language}: {templates[0]}{more}")
     return 0
 
 

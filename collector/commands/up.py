@@ -1,6 +1,6 @@
 """``collector up``: start a rig's nodes as processes, for machines without ``ros2 launch``.
 
-The same :func:`collector.launch_plan.plan_launch` list that the launch files in
+The same :func:`collector.capture.launch_plan.plan_launch` list that the launch files in
 ``launch/`` hand to ``launch_ros``: the recorder plus the rig's drivers (or the
 synthetic robot, a replay, the simulated station). Everything is checked before
 anything starts (unknown rig or driver, an external package that is not
@@ -17,9 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from collector.capture.launch_plan import SOURCES, LaunchPlan, NodeSpec, PlanOptions, plan_launch
+from collector.capture.processes import NodeGroup, commands_for, ros_param
 from collector.commands import non_negative, positive
 from collector.errors import CollectorError
-from collector.launch_plan import SOURCES, LaunchPlan, NodeSpec, PlanOptions, plan_launch
 from collector.pseudonym import check_operator_id
 
 
@@ -33,7 +34,8 @@ def add_parser(verbs, name: str):
     parser.add_argument("--rig", default="", help="rig name or rig YAML path (with --source sim: the scene's rig)")
     parser.add_argument("--source", choices=SOURCES, default="rig",
                         help="who publishes the rig's topics: its drivers (default), the synthetic robot, "
-                        "a replayed episode, or the simulated station")
+                        "a replayed episode, the simulated station, or nodes started elsewhere (external: "
+                        "only the recorder)")
     parser.add_argument("--out", default="~/collector_data", help="episode folder for the recorder")
     parser.add_argument("--task", default="", help="initial task instruction")
     parser.add_argument("--operator", default="", help="pseudonymous operator id")
@@ -47,45 +49,13 @@ def add_parser(verbs, name: str):
                         help="do not start this driver (repeatable), e.g. a camera that is not plugged in")
     parser.add_argument("--autostart", action="store_true", help="start an episode as soon as the recorder is up")
     parser.add_argument("--log-dir", type=Path, help="node logs (default: <out>/logs/up_<time>)")
-    parser.add_argument("--duration", type=non_negative, default=0.0, help="stop everything after S seconds (0: until Ctrl-C)")
+    parser.add_argument("--duration", type=non_negative, default=0.0,
+                        help="stop everything after S seconds (0: until Ctrl-C)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the commands, start nothing")
     return parser
 
 
-def find_executable(package: str, executable: str, environ: dict | None = None) -> Path | None:
-    """``<prefix>/lib/<package>/<executable>`` on ``AMENT_PREFIX_PATH``, as ``ros2 run`` finds it."""
-    env = os.environ if environ is None else environ
-    for prefix in filter(None, env.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
-        candidate = Path(prefix) / "lib" / package / executable
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def commands_for(plan: LaunchPlan) -> dict[str, list[str] | None]:
-    """Per node: the program to run (None: one of collector's modules, via ``python -m``).
-
-    Raises:
-        CollectorError: an external package's executable is not installed.
-    """
-    commands: dict[str, list[str] | None] = {}
-    for node in plan.nodes:
-        if node.module is not None:
-            commands[node.name] = None
-            continue
-        found = find_executable(node.package, node.executable)
-        if found is None:
-            raise CollectorError(
-                f"driver {node.name!r}: {node.package}/{node.executable} is not installed (not on "
-                f"AMENT_PREFIX_PATH); install it, or leave it out with --skip {node.name}"
-            )
-        commands[node.name] = [str(found)]
-    return commands
-
-
 def _argv(node: NodeSpec, command: list[str] | None) -> str:
-    from collector.processes import ros_param
-
     program = command or [sys.executable, "-m", str(node.module)]
     argv = [*program, "--ros-args", "-r", f"__node:={node.name}"]
     argv += [item for src, dst in node.remappings for item in ("-r", f"{src}:={dst}")]
@@ -105,7 +75,12 @@ def run(args) -> int:
     check_operator_id(args.operator)
     if not args.rig and args.source != "sim":
         raise CollectorError("--rig is required (or --source sim --scene SCENE, which brings its rig)")
-    plan = plan_launch(args.rig, options)
+    rig = args.rig
+    if not rig:  # a simulated station brings its own rig
+        from collector.sim.catalog import load_station
+
+        rig = load_station(args.scene).rig
+    plan = plan_launch(rig, options)
     commands = commands_for(plan)
     console.print(f"[bold]{plan.rig.rig}[/bold] ({plan.rig.site}), source {options.source}:")
     for line in plan.describe():
@@ -120,8 +95,6 @@ def run(args) -> int:
 
 
 def _run_plan(plan: LaunchPlan, commands, args, console) -> int:
-    from collector.processes import NodeProcess
-
     out = Path(os.path.expanduser(plan.options.out))
     logs = args.log_dir or out / "logs" / time.strftime("up_%Y%m%d_%H%M%S")
     stopping = {"signal": None}
@@ -130,18 +103,16 @@ def _run_plan(plan: LaunchPlan, commands, args, console) -> int:
         stopping["signal"] = signum
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    processes: list[NodeProcess] = []
+    group = None
     code = 0
+    reported: set[str] = set()
     try:
-        for node in plan.nodes:
-            processes.append(NodeProcess(node.name, node.module, node.parameters, log_path=logs / f"{node.name}.log",
-                                         command=commands[node.name], remappings=node.remappings))
-        console.print(f"up: {len(processes)} nodes running (logs in {logs}); Ctrl-C stops them")
+        group = NodeGroup(plan, logs, commands=commands)
+        console.print(f"up: {len(group)} nodes running (logs in {logs}); Ctrl-C stops them")
         deadline = time.monotonic() + args.duration if args.duration else None
-        reported: set[str] = set()
         while stopping["signal"] is None and (deadline is None or time.monotonic() < deadline):
             finished = None
-            for process in processes:
+            for process in group:
                 if process.name in reported or process.alive():
                     continue
                 reported.add(process.name)
@@ -160,12 +131,10 @@ def _run_plan(plan: LaunchPlan, commands, args, console) -> int:
                 break
             time.sleep(0.2)
     finally:
-        for process in processes:  # SIGINT to all at once, as ros2 launch does
-            process.interrupt()
-        for process in processes:
-            exit_code = process.stop(timeout_s=15.0)
-            if exit_code not in (0, -signal.SIGINT, 130) and process.name not in reported:
-                console.print(f"[yellow]{process.name} stopped with code {exit_code}[/yellow]")
+        if group is not None:
+            for name, exit_code in group.stop(timeout_s=15.0).items():
+                if exit_code not in (0, -signal.SIGINT, 130) and name not in reported:
+                    console.print(f"[yellow]{name} stopped with code {exit_code}[/yellow]")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print("down: every node stopped")

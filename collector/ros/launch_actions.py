@@ -1,16 +1,18 @@
-"""A rig's launch description: the :mod:`collector.launch_plan` nodes as ``launch_ros`` actions.
+"""A rig's launch description: the :mod:`collector.capture.launch_plan` nodes as ``launch_ros`` actions.
 
 Used by the files in ``launch/`` (``ros2 launch collector baoan_humanoid.launch.py``);
 needs ``launch`` and ``launch_ros`` (ROS from apt), which is why nothing else imports
-it. Every choice of :class:`~collector.launch_plan.PlanOptions` is a launch argument:
+it. Every choice of :class:`~collector.capture.launch_plan.PlanOptions` is a launch argument:
 ``source:=synthetic``, ``out:=/data/episodes``, ``task:='...'``, ``skip:=head_camera``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
+from typing import Any
 
-from collector.launch_plan import PlanOptions, plan_launch
+from collector.capture.launch_plan import PlanOptions, plan_launch
 
 # Launch argument -> how its text becomes a PlanOptions value.
 _CONVERT = {
@@ -30,15 +32,17 @@ def _default_text(name: str) -> str:
     return str(value)
 
 
-def rig_launch_description(rig: str, **defaults: str):
-    """LaunchDescription for ``rig`` (a shipped name or a path; ``""``: the sim scene's rig).
+def rig_launch_description(rig: str, *, scene_rig: Callable[[str], Any] | None = None, **defaults: str):
+    """LaunchDescription for ``rig`` (a shipped name or a path; ``""``: ``scene_rig(scene)``, the
+    rig of the simulated station, which the sim launch file passes in).
 
     ``defaults`` override the launch arguments' defaults (e.g. ``source="sim"``).
     """
-    from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
+
+    from launch import LaunchDescription
 
     names = [f.name for f in fields(PlanOptions)]
 
@@ -47,7 +51,10 @@ def rig_launch_description(rig: str, **defaults: str):
         for name in names:
             text = LaunchConfiguration(name).perform(context)
             values[name] = _CONVERT.get(name, str)(text)
-        plan = plan_launch(LaunchConfiguration("rig").perform(context), PlanOptions(**values))
+        chosen = LaunchConfiguration("rig").perform(context)
+        if not chosen and scene_rig is not None:
+            chosen = scene_rig(values["scene"])
+        plan = plan_launch(chosen, PlanOptions(**values))
         actions = [LogInfo(msg=f"collector: {line}") for line in plan.describe()]
         for spec in plan.nodes:
             actions.append(Node(

@@ -4,7 +4,7 @@ Subscribes to every stream of the rig profile with raw (serialized CDR)
 subscriptions and the declared QoS; nothing is deserialised. The callback only
 counts the message (and reads the ``header.stamp`` of a few messages a second of
 a ``clock: header`` stream, for its live latency) and queues its bytes with the
-DDS receive and source timestamps; :class:`collector.recording.Recorder` writes them.
+DDS receive and source timestamps; :class:`collector.capture.recording.Recorder` writes them.
 
 Interface (relative to the node namespace, ``/collector`` by default):
 
@@ -23,30 +23,32 @@ Parameters: ``rig``, ``out``, ``task``, ``operator``, ``disk_reserve_mb``,
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import json
 import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
-from collector.bag.inspect import header_stamp_ns
+from collector.capture.health import HealthBoard, problems
+from collector.capture.recording import Recorder, RecorderConfig
+from collector.cdr.header import header_stamp_ns
 from collector.errors import CollectorError
-from collector.health import HealthBoard, problems
 from collector.pseudonym import check_operator_id
-from collector.recording import Recorder, RecorderConfig
 from collector.rig import load_rig
 from collector.ros.dds import apply_transport_defaults
-from collector.ros.node_main import shut_down
+from collector.ros.messages import message_class
+from collector.ros.node_main import declare_fields, shut_down
 from collector.ros.qos import to_rclpy
 
 STATUS_PERIOD_S = 1.0
@@ -56,30 +58,7 @@ READER_QUEUE_S = 1.0
 
 def parameter_names() -> frozenset[str]:
     """Every ROS parameter the node declares (launch plans are checked against it)."""
-    return frozenset(_PARAMETERS)
-
-
-def message_class(msgtype: str):
-    """Import the Python class of ``pkg/msg/Type``; raises CollectorError if unavailable."""
-    package, _, name = msgtype.split("/")
-    try:
-        return getattr(importlib.import_module(f"{package}.msg"), name)
-    except (ImportError, AttributeError) as err:
-        raise CollectorError(f"message type {msgtype!r} is not installed ({err})") from err
-
-
-_PARAMETERS = {  # name: (default, type it is converted to)
-    "rig": ("baoan_humanoid", str),
-    "out": ("episodes", str),
-    "task": ("", str),
-    "operator": ("", str),
-    "disk_reserve_mb": (1024, int),
-    "flush_interval_s": (0.5, float),
-    "max_episode_s": (0.0, float),
-    "max_backlog_mb": (0, int),
-    "batch_ms": (5.0, float),
-    "autostart": (False, bool),
-}
+    return frozenset(f.name for f in dataclasses.fields(RecorderParameters))
 
 
 def _convert(name: str, value, kind):
@@ -97,11 +76,47 @@ def _convert(name: str, value, kind):
     raise CollectorError(f"parameter {name}: expected {kind.__name__}, got {value!r}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecorderParameters:
+    """The recorder's ROS parameters, typed as their defaults (converted on construction).
+
+    Raises:
+        CollectorError: a value of the wrong type, naming the parameter.
+    """
+
+    rig: str = "baoan_humanoid"
+    out: str = "episodes"
+    task: str = ""
+    operator: str = ""
+    disk_reserve_mb: int = 1024
+    flush_interval_s: float = 0.5
+    max_episode_s: float = 0.0
+    max_backlog_mb: int = 0
+    batch_ms: float = 5.0
+    autostart: bool = False
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _convert(field.name, getattr(self, field.name), type(field.default)))
+
+
+_DESCRIPTIONS = {
+    "rig": "rig profile: a shipped name or a path to a profile YAML",
+    "out": "folder the episodes are written into",
+    "task": "task instruction for the current and next episodes (also topic ~/task)",
+    "operator": "pseudonymous operator id (letters, digits, _ . -)",
+    "disk_reserve_mb": "refuse to start, and end a running episode, below this much free disk (MB)",
+    "flush_interval_s": "write a chunk to disk at least this often (s)",
+    "max_episode_s": "end an episode after this long (s; 0: no limit)",
+    "max_backlog_mb": "received but not yet written data that ends the episode as 'backlog' (MB; 0: a quarter of RAM)",
+    "batch_ms": "executor pause per wait cycle, so one cycle serves many messages (ms)",
+    "autostart": "start an episode as soon as the node is up",
+}
+
+
 def parameter_values(node: Node) -> dict:
     """Declare the recorder's parameters (loosely typed) and return them converted."""
-    loose = ParameterDescriptor(dynamic_typing=True)
-    return {name: _convert(name, node.declare_parameter(name, default, loose).value, kind)
-            for name, (default, kind) in _PARAMETERS.items()}
+    return dataclasses.asdict(RecorderParameters(**declare_fields(node, RecorderParameters, _DESCRIPTIONS)))
 
 
 def config_from_parameters(values: dict) -> RecorderConfig:

@@ -22,8 +22,8 @@ times and sync reports the lag as latency (and past the rig's limits takes the c
 for unsynchronised and refuses the episode), as it would for a real sensor, ``/sim/success`` (std_msgs/Bool),
 ``/sim/reset`` (std_srvs/Trigger: set up and start an episode, the first with
 ``seed``, then the next seeds; the reply is its instruction). Until the first reset
-the robot holds its ready pose (streams flow, the expert waits). The instruction also goes to ``/collector/task``, so the
-recorder stores it with the episode.
+the robot holds its ready pose (streams flow, the expert waits). The instruction also goes to
+``/collector/task``, so the recorder stores it with the episode.
 """
 
 from __future__ import annotations
@@ -32,14 +32,15 @@ import json
 import sys
 import threading
 import time
+from dataclasses import asdict, dataclass, fields
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 
 from collector.errors import CollectorError
-from collector.ros.node_main import LoopThread, run_loop_node
+from collector.ros.messages import message_class
+from collector.ros.node_main import LoopThread, declare_fields, run_loop_node
 from collector.ros.qos import to_rclpy
-from collector.ros.recorder_node import message_class
 
 NODE_NAME = "sim_robot"
 STATE_HZ = 5
@@ -184,27 +185,51 @@ class SimRobot(LoopThread):
             step += 1
 
 
-_PARAMETERS = {"scene": "baoan_assembly", "task": "", "seed": 0, "expert": True, "realtime": 1.0, "camera_size": ""}
+@dataclass(frozen=True, kw_only=True)
+class SimRobotParameters:
+    """The node's ROS parameters (``-p seed:=3``), checked on construction.
+
+    Raises:
+        CollectorError: a value of the wrong type, naming the parameter.
+    """
+
+    scene: str = "baoan_assembly"
+    task: str = ""
+    seed: int = 0
+    expert: bool = True
+    realtime: float = 1.0
+    camera_size: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.expert, str):  # -p expert:=yes arrives as text
+            object.__setattr__(self, "expert", self.expert.lower() in ("1", "true", "yes"))
+        for name, kind in (("seed", int), ("realtime", float)):
+            value = getattr(self, name)
+            try:
+                if isinstance(value, bool) or (kind is int and not float(value).is_integer()):
+                    raise ValueError(value)
+                object.__setattr__(self, name, kind(value))
+            except (TypeError, ValueError) as err:
+                raise CollectorError(f"sim_robot: parameter {name}: expected {kind.__name__}, got {value!r}") from err
+
+
+_DESCRIPTIONS = {
+    "scene": "the station to simulate (collector sim list)",
+    "task": "the station's task (default: its first)",
+    "seed": "seed of the first episode; each reset takes the next",
+    "expert": "run the scripted expert (false: the robot holds its ready pose)",
+    "realtime": "sim speed against the wall clock (1.0: real time)",
+    "camera_size": "render cameras at WIDTHxHEIGHT (default: the rig's size)",
+}
 
 
 def parameter_names() -> frozenset[str]:
     """Every ROS parameter the node declares (launch plans are checked against it)."""
-    return frozenset(_PARAMETERS)
+    return frozenset(f.name for f in fields(SimRobotParameters))
 
 
 def _parameters(node: Node) -> dict:
-    values = {}
-    for name, default in _PARAMETERS.items():
-        node.declare_parameter(name, default)
-        values[name] = node.get_parameter(name).value
-    try:
-        values["seed"] = int(values["seed"])
-        values["realtime"] = float(values["realtime"])
-    except (TypeError, ValueError) as err:
-        raise CollectorError(f"sim_robot: bad parameter ({err})") from err
-    if isinstance(values["expert"], str):
-        values["expert"] = values["expert"].lower() in ("1", "true", "yes")
-    return values
+    return asdict(SimRobotParameters(**declare_fields(node, SimRobotParameters, _DESCRIPTIONS)))
 
 
 def main(argv: list[str] | None = None) -> int:

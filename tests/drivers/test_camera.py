@@ -84,7 +84,7 @@ def test_config_rejects_bad_values_naming_them(values, message):
 
 @pytest.mark.parametrize("rig", ["baoan_humanoid", "longhua_humanoid"])
 def test_the_launch_plan_gives_valid_settings(rig):
-    from collector.launch_plan import plan_launch
+    from collector.capture.launch_plan import plan_launch
 
     cameras = [node for node in plan_launch(rig).nodes if node.executable == "camera"]
     assert cameras

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
+from collector.capture.processes import NodeProcess
 from collector.drivers.synthetic_episode import write_synthetic_episode
-from collector.processes import NodeProcess
 from collector.paths import data_path
 from collector.rig import load_rig
 
@@ -283,7 +283,7 @@ def test_loop_plays_the_chosen_topics_again_with_the_recorded_qos(nodes, source,
     ({"rate": 0.0}, "rate: expected a positive number, got 0.0"),
 ])
 def test_bad_episode_topic_or_rate_exits_2_with_one_error_line(params, needle, source, env):
-    from collector.processes import ros_param
+    from collector.capture.processes import ros_param
 
     _, episode, _ = source
     params = {"episode": str(episode), **params}
@@ -303,4 +303,4 @@ def test_parameter_names_are_the_config_fields_and_cover_the_launch_plan():
     from collector.drivers.replay_node import parameter_names
 
     assert parameter_names() == {f.name for f in dataclasses.fields(ReplayConfig)}
-    assert {"episode", "rate"} <= parameter_names()  # what collector.launch_plan passes
+    assert {"episode", "rate"} <= parameter_names()  # what collector.capture.launch_plan passes

@@ -321,7 +321,8 @@ def test_schedule_is_deterministic_per_seed(baoan):
 
     def run(seed):
         schedule = Schedule(baoan.streams, start_ns=START_NS, faults=faults, seed=seed)
-        return [(e.stream.name, e.seq, e.true_ns, e.stamp_ns, e.published) for e in schedule.until(START_NS + 2 * NS_PER_S)]
+        return [(e.stream.name, e.seq, e.true_ns, e.stamp_ns, e.published)
+                for e in schedule.until(START_NS + 2 * NS_PER_S)]
 
     assert run(7) == run(7)
     assert run(7) != run(8)

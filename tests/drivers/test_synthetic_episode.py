@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from collector.bag.reader import open_bag
+from collector.capture.recording import Recorder, RecorderConfig
 from collector.cdr import decode_image, decode_imus, decode_joint_states, decode_wrenches, header_stamps
 from collector.drivers.synthetic import (
     NS_PER_MS,
@@ -23,7 +24,6 @@ from collector.drivers.synthetic import (
 )
 from collector.drivers.synthetic_episode import LatencyModel, SyntheticEpisode, write_synthetic_episode
 from collector.episode import read_episode_info
-from collector.recording import Recorder, RecorderConfig
 from collector.rig import load_rig
 
 START_NS = 1_750_000_000 * NS_PER_S + 123_456_789

@@ -82,7 +82,8 @@ def test_sync_refuses_bad_content_in_one_line(tmp_path, rig, case):
         synchronize(episode.path)
     err = refused.value
     text = str(err)
-    assert err.stream == stream and text.startswith(f"{episode.path}: {stream}: at t=") and len(text.splitlines()) == 1, text
+    assert err.stream == stream and len(text.splitlines()) == 1, text
+    assert text.startswith(f"{episode.path}: {stream}: at t="), text
     assert problem in text, text
     clean = synchronize(_episode(tmp_path / "clean", rig, {}).path)  # same seed: same capture times
     assert abs(err.time_s - _first_bad_s(episode, stream, clean.origin_ns)) < 0.02, text

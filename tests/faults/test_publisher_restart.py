@@ -11,13 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from collector.capture.recording import Recorder, RecorderConfig
 from collector.drivers.synthetic import read_truth
 from collector.episode import read_episode_info
-from collector.recording import Recorder, RecorderConfig
 from collector.rig import load_rig
 from collector.sync import SyncError, synchronize
-from tests.faults.helpers import (RECORDER, SYNTHETIC, contiguous_run, digest, light_rig, published, read_back,
-                                  wait_ready)
+from tests.faults.helpers import (
+    RECORDER,
+    SYNTHETIC,
+    contiguous_run,
+    digest,
+    light_rig,
+    published,
+    read_back,
+    wait_ready,
+)
 from tests.ros.conftest import collector_cli
 
 pytest.importorskip("rosbags", reason="rosbags (the independent reader) is not installed")

@@ -38,8 +38,8 @@ from collector.bag.inspect import format_summary, header_stamp_ns, inspect_bag
 from collector.bag.metadata import METADATA_FILENAME, read_metadata
 from collector.bag.reader import open_bag
 from collector.bag.recover import ORIG_SUFFIX
+from collector.capture.recovery import recover_episode
 from collector.episode import EPISODE_FILE, STATUSES, EpisodeInfo, StreamStats, read_episode_info
-from collector.recovery import recover_episode
 from tests.fuzz import _budget, strategies
 from tests.fuzz._budget import check_error, fuzz
 

@@ -110,6 +110,7 @@ def test_random_yaml(kind, data):
         st.builds(lambda d, k: "[" * d + "]" * d if k == "list" else "{a: " * d + "1" + "}" * d,
                   st.integers(1, 1500), st.sampled_from(["list", "dict"])),
         st.builds(lambda n, key: f"{key}: {'9' * n}\n", st.integers(4000, 6000), st.sampled_from(["fps", "rig", "x"])),
-        st.builds(lambda text, key: f"{key}: {text}\n", st.text(max_size=20), st.sampled_from(["rig", "site", "tasks"])),
+        st.builds(lambda text, key: f"{key}: {text}\n", st.text(max_size=20),
+                  st.sampled_from(["rig", "site", "tasks"])),
     ))
     _parse(kind, text)

@@ -16,7 +16,9 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy (ROS 2) is not installed: pip install '.[ros]'")
 
 REPO = Path(__file__).resolve().parents[2]
-DOMAIN_ID = os.environ.get("COLLECTOR_TEST_DOMAIN", "71")
+# A domain of this run's own (from the pid) unless COLLECTOR_TEST_DOMAIN says: two test runs on one
+# machine on the same domain answer each other's service calls (a recorder of the other run starts).
+DOMAIN_ID = os.environ.get("COLLECTOR_TEST_DOMAIN") or str(10 + os.getpid() % 90)
 
 # The test process is a DDS participant too: set its environment before rclpy.init.
 os.environ["ROS_DOMAIN_ID"] = DOMAIN_ID
@@ -39,7 +41,7 @@ def ros_context():
 @pytest.fixture
 def nodes(tmp_path):
     """Start node processes: ``nodes("recorder", "collector.ros.recorder_node", {...})``."""
-    from collector.processes import NodeProcess
+    from collector.capture.processes import NodeProcess
 
     started: list[NodeProcess] = []
 

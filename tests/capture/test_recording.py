@@ -8,9 +8,9 @@ import time
 import pytest
 
 from collector.bag.reader import open_bag
+from collector.capture.recording import Recorder, RecorderConfig
 from collector.episode import read_episode_info
 from collector.errors import DiskSpaceError, EpisodeError
-from collector.recording import Recorder, RecorderConfig
 from collector.rig import load_rig
 
 RIG = load_rig("baoan_humanoid")
@@ -153,7 +153,7 @@ def test_writer_backlog_beyond_limit_ends_episode_cleanly(tmp_path):
     try:
         with recorder._lock:  # hold the writer so the queue builds up, as with a stalled disk
             info = recorder.start()
-            for seq in range(50):
+            for _ in range(50):
                 stamp = time.time_ns()
                 recorder.submit(INDEX["head_rgb"], stamped(stamp, b"\x00" * 1000), stamp, stamp)
         deadline = time.monotonic() + 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.operator_session import Action, OperatorSession
+from collector.capture.operator_session import Action, OperatorSession
 from collector.tasks import TaskCatalogueError, load_catalogue, parse_catalogue
 
 TASKS = load_catalogue("baoan_humanoid").tasks

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
 
-from collector.health import LATENCY_SAMPLES_HZ, HealthBoard, StreamHealth, StreamMonitor, problems
+import pytest
+
+from collector.capture.health import LATENCY_SAMPLES_HZ, HealthBoard, StreamHealth, StreamMonitor, problems
 from collector.rig import QOS_PRESETS, Stream, SyncLimits, load_rig
 
 NS_PER_S = 1_000_000_000

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from collector.capture.launch_plan import EXECUTABLES, PlanError, PlanOptions, plan_launch
 from collector.errors import CollectorError, RigError
-from collector.launch_plan import EXECUTABLES, PlanOptions, plan_launch
 from collector.rig import load_rig, parse_rig
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
 
 
@@ -64,8 +64,14 @@ def test_other_sources_replace_the_drivers(source, executable, tmp_path):
                                             "wait_for_subscribers_s": 15.0}
 
 
-def test_sim_plan_takes_the_scenes_rig():
-    assert plan_launch("", PlanOptions(source="sim", scene="longhua_sorting")).rig.rig == "longhua_humanoid"
+def test_the_caller_resolves_a_scenes_rig(capsys):
+    """The plan (core) never reaches into the simulation: `collector up` resolves the station's rig."""
+    from collector.cli import main
+
+    with pytest.raises(PlanError, match="no rig given"):
+        plan_launch("", PlanOptions(source="sim", scene="longhua_sorting"))
+    assert main(["up", "--source", "sim", "--scene", "longhua_sorting", "--dry-run"]) == 0
+    assert "longhua_humanoid" in capsys.readouterr().err
 
 
 def test_skip_and_bad_choices_are_one_line_errors():
@@ -109,13 +115,19 @@ def test_plan_refuses_an_unknown_collector_executable():
 def _plans_of(launch_file: Path) -> list:
     """The plans a launch file produces: it calls rig_launch_description(RIG, **defaults)."""
     tree = ast.parse(launch_file.read_text())
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "rig_launch_description"]
+    calls = [n for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "rig_launch_description"]
     assert len(calls) == 1, f"{launch_file.name} must call rig_launch_description once"
     rig = ast.literal_eval(calls[0].args[0])
-    defaults = {k.arg: ast.literal_eval(k.value) for k in calls[0].keywords}
+    defaults = {k.arg: ast.literal_eval(k.value) for k in calls[0].keywords if k.arg != "scene_rig"}
     funcs = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert "generate_launch_description" in funcs
     options = PlanOptions(**defaults)
+    if not rig:  # the sim launch file resolves the station's rig (scene_rig=...), as collector up does
+        from collector.sim.catalog import load_station
+
+        assert any(k.arg == "scene_rig" for k in calls[0].keywords), f"{launch_file.name}: no rig and no scene_rig"
+        rig = load_station(options.scene).rig
     plans = [plan_launch(rig, options)]
     if options.source == "rig":
         plans += [plan_launch(rig, PlanOptions(source=s, episode="/x", scene="baoan_assembly"))

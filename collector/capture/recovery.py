@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.bag.inspect import header_stamp_ns
 from collector.bag.msgdef import definition_has_header
 from collector.bag.reader import open_bag
 from collector.bag.recover import RecoverResult, recover_bag
+from collector.cdr.header import header_stamp_ns
 from collector.episode import EPISODE_FILE, StreamStats, read_episode_info, stored_rig, write_episode_info
 from collector.errors import EpisodeError, RigError
 

@@ -23,8 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.bag.inspect import header_stamp_ns
 from collector.bag.writer import BagWriter
+from collector.cdr.header import header_stamp_ns
 from collector.episode import (
     EpisodeInfo,
     StreamStats,
@@ -390,5 +390,6 @@ class Recorder:
                     f"{self.config.disk_reserve_bytes / 1e9:.2f} GB"
                 )
                 self.stop(reason="disk_low")
-            elif self.config.max_episode_s and (time.time_ns() - episode.info.start_ns) >= self.config.max_episode_s * 1e9:
+            elif (self.config.max_episode_s
+                  and (time.time_ns() - episode.info.start_ns) >= self.config.max_episode_s * 1e9):
                 self.stop(reason="duration")

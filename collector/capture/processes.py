@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from collector.capture.launch_plan import LaunchPlan
+from collector.errors import CollectorError
+
 
 def ros_param(value) -> str:
     """Render a parameter value for ``--ros-args -p name:=value``.
@@ -109,3 +112,85 @@ class NodeProcess:
                 continue
         self._log.close()
         return self.process.returncode if self.process.returncode is not None else -9
+
+
+def find_executable(package: str, executable: str, environ: dict | None = None) -> Path | None:
+    """``<prefix>/lib/<package>/<executable>`` on ``AMENT_PREFIX_PATH``, as ``ros2 run`` finds it."""
+    env = os.environ if environ is None else environ
+    for prefix in filter(None, env.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidate = Path(prefix) / "lib" / package / executable
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def commands_for(plan: LaunchPlan) -> dict[str, list[str] | None]:
+    """Per node: the program to run (None: one of collector's modules, via ``python -m``).
+
+    Raises:
+        CollectorError: an external package's executable is not installed.
+    """
+    commands: dict[str, list[str] | None] = {}
+    for node in plan.nodes:
+        if node.module is not None:
+            commands[node.name] = None
+            continue
+        found = find_executable(node.package, node.executable)
+        if found is None:
+            raise CollectorError(
+                f"driver {node.name!r}: {node.package}/{node.executable} is not installed (not on "
+                f"AMENT_PREFIX_PATH); install it, or leave it out with --skip {node.name}"
+            )
+        commands[node.name] = [str(found)]
+    return commands
+
+
+class NodeGroup:
+    """The nodes of a launch plan, started as processes and stopped together.
+
+    What ``collector up`` and ``collector record`` run: every node's program is found
+    before any starts (:func:`commands_for`); each logs to ``logs/<node>.log``.
+    :meth:`stop` sends SIGINT to all at once, as ``ros2 launch`` does, then waits for
+    each (escalating per :meth:`NodeProcess.stop`). A context manager: leaving it stops
+    the group.
+
+    Raises:
+        CollectorError: an external package's executable is not installed (nothing started).
+    """
+
+    def __init__(self, plan: LaunchPlan, logs: Path, *, commands: dict[str, list[str] | None] | None = None):
+        commands = commands_for(plan) if commands is None else commands
+        self.logs = Path(logs)
+        self.processes: dict[str, NodeProcess] = {}
+        try:
+            for node in plan.nodes:
+                self.processes[node.name] = NodeProcess(
+                    node.name, node.module, node.parameters, log_path=self.logs / f"{node.name}.log",
+                    command=commands[node.name], remappings=node.remappings)
+        except BaseException:
+            self.stop()
+            raise
+
+    def __getitem__(self, name: str) -> NodeProcess:
+        return self.processes[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.processes
+
+    def __len__(self) -> int:
+        return len(self.processes)
+
+    def __iter__(self):
+        return iter(self.processes.values())
+
+    def stop(self, timeout_s: float = 15.0) -> dict[str, int]:
+        """Stop every node (SIGINT to all at once first); returns each one's exit code."""
+        for process in self.processes.values():
+            process.interrupt()
+        return {name: process.stop(timeout_s=timeout_s) for name, process in self.processes.items()}
+
+    def __enter__(self) -> NodeGroup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,17 +1,21 @@
-"""Which nodes a rig runs, with which parameters: one plan for ``ros2 launch`` and ``collector up``.
+"""Which nodes a rig runs, with which parameters: one plan for ``ros2 launch``, ``collector up``
+and ``collector record``.
 
 A rig profile lists its driver nodes (``drivers:``); :func:`plan_launch` turns the
 profile and the operator's choices into a :class:`LaunchPlan`, a list of
 :class:`NodeSpec`. The launch files in ``launch/`` only map those specs onto
-``launch_ros`` ``Node`` actions, and ``collector up`` starts the same specs as
-processes, so both run exactly the same nodes.
+``launch_ros`` ``Node`` actions; ``collector up`` and ``collector record`` start the
+same specs as processes (:class:`~collector.capture.processes.NodeGroup`), so all
+run exactly the same nodes.
 
 The data source decides who publishes the rig's streams:
 
 * ``rig``: the profile's drivers (cameras ...); the rest comes from the robot's own stack;
 * ``synthetic``: the synthetic robot publishes every stream (no hardware);
 * ``replay``: a recorded raw episode is played back onto the topics;
-* ``sim``: the MuJoCo replica of the station (``scene``) publishes them.
+* ``sim``: the MuJoCo replica of the station (``scene``) publishes them;
+* ``external``: only the recorder; every topic comes from nodes started elsewhere
+  (what ``collector record`` does on a rig whose drivers the vendor's tools start).
 
 No ROS import here: plans are unit-tested anywhere.
 """
@@ -35,7 +39,7 @@ EXECUTABLES = {
     "camera": "collector.drivers.camera_node",
     "replay": "collector.drivers.replay_node",
 }
-SOURCES = ("rig", "synthetic", "replay", "sim")
+SOURCES = ("rig", "synthetic", "replay", "sim", "external")
 RECORDER_NAMESPACE = "/collector"
 REPLAY_WAIT_S = 15.0
 
@@ -73,8 +77,10 @@ class PlanOptions:
         episode: the raw episode to play (source ``replay``).
         rate: replay speed factor (source ``replay``).
         scene, sim_task, seed, camera_size: the simulated station (source ``sim``).
+        faults: the synthetic robot's faults, YAML text or a file (source ``synthetic``).
         skip: names of drivers not to start (e.g. a camera that is not plugged in).
         autostart: start recording an episode as soon as the recorder is up.
+        disk_reserve_mb: the recorder's free-disk reserve (MB).
     """
 
     source: str = "rig"
@@ -87,8 +93,10 @@ class PlanOptions:
     sim_task: str = ""
     seed: int = 0
     camera_size: str = ""
+    faults: str = ""
     skip: tuple[str, ...] = ()
     autostart: bool = False
+    disk_reserve_mb: int = 1024
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -101,6 +109,9 @@ class PlanOptions:
             raise PlanError(f"rate {self.rate!r} must be > 0")
         if not self.out:
             raise PlanError("out (the episode folder) must not be empty")
+        if isinstance(self.disk_reserve_mb, bool) or not isinstance(self.disk_reserve_mb, int) \
+                or self.disk_reserve_mb < 0:
+            raise PlanError(f"disk_reserve_mb {self.disk_reserve_mb!r} must be an integer >= 0")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,9 +178,12 @@ def _driver_node(rig: Rig, driver: Driver) -> NodeSpec:
 
 def _source_nodes(rig: Rig, options: PlanOptions, rig_arg: str) -> list[NodeSpec]:
     every = tuple(s.name for s in rig.streams)
+    if options.source == "external":  # the topics come from nodes started elsewhere
+        return []
     if options.source == "synthetic":
+        parameters = {"rig": rig_arg, **({"faults": options.faults} if options.faults else {})}
         return [NodeSpec(name="synthetic_robot", package=PACKAGE, executable="synthetic_robot",
-                         parameters={"rig": rig_arg}, streams=every)]
+                         parameters=parameters, streams=every)]
     if options.source == "replay":
         # Wait (bounded) until the recorder subscribes to every topic, so nothing is
         # played into the void while discovery is still going on.
@@ -195,18 +209,22 @@ def _source_nodes(rig: Rig, options: PlanOptions, rig_arg: str) -> list[NodeSpec
 def plan_launch(rig: Rig | str, options: PlanOptions | None = None) -> LaunchPlan:
     """The nodes to start for ``rig`` (a Rig, a shipped rig name or a profile path).
 
+    A simulated station brings its own rig: the caller resolves it
+    (``collector.sim.catalog.load_station(scene).rig``), so this core module never
+    reaches into the simulation.
+
     Raises:
         RigError: the rig profile cannot be loaded.
-        PlanError: the options do not fit the rig (unknown driver, missing episode or scene).
+        PlanError: no rig, or the options do not fit the rig (unknown driver, missing
+            episode or scene).
     """
     options = options or PlanOptions()
-    if options.source == "sim" and isinstance(rig, str) and not rig:
-        from collector.sim.catalog import load_station
-
-        rig = load_station(options.scene).rig
+    if isinstance(rig, str) and not rig:
+        raise PlanError("no rig given (a rig name or profile path; a simulated station's rig comes from its scene)")
     rig = load_rig(rig) if isinstance(rig, (str, Path)) else rig
     rig_arg = _rig_argument(rig)
-    recorder = {"rig": rig_arg, "out": options.out, "task": options.task, "operator": options.operator}
+    recorder = {"rig": rig_arg, "out": options.out, "task": options.task, "operator": options.operator,
+                "disk_reserve_mb": options.disk_reserve_mb}
     if options.autostart:
         recorder["autostart"] = True
     nodes = [NodeSpec(name="recorder", package=PACKAGE, executable="recorder", namespace=RECORDER_NAMESPACE,
