@@ -64,7 +64,8 @@ def collect_rate(task_name: str, episodes: int, workers: int, size: tuple[int, i
     frames = sum(r.frames for r in results)
     return {"size": f"{size[0]}x{size[1]}", "workers": workers, "episodes": episodes, "frames": frames,
             "sim_seconds": round(sum(r.seconds for r in results), 3), "wall_s": round(wall, 3),
-            "frames_per_s": round(frames / wall, 2), "real_time_factor": round(sum(r.seconds for r in results) / wall, 3),
+            "frames_per_s": round(frames / wall, 2),
+            "real_time_factor": round(sum(r.seconds for r in results) / wall, 3),
             "succeeded": sum(r.success for r in results)}
 
 

@@ -169,7 +169,8 @@ def ratio(baseline: float, ours: float) -> float:
 
 def summarize(ours: np.ndarray, frame: np.ndarray, base: np.ndarray, frames: int, valid: int, ticks: int) -> dict:
     o, b = stats(ours), stats(base)
-    return {"frames": frames, "ours_valid": valid, "baseline_ticks": ticks, "ours": o, "ours_frame_offset": stats(frame),
+    return {"frames": frames, "ours_valid": valid, "baseline_ticks": ticks, "ours": o,
+            "ours_frame_offset": stats(frame),
             "baseline": b, "ratio_median": ratio(b["median_ms"], o["median_ms"]),
             "ratio_p99": ratio(b["p99_ms"], o["p99_ms"]), "pass": meets_target(o)}
 
@@ -186,7 +187,8 @@ def check_mapping(timelines, truth: dict[str, MessageTruth]) -> None:
             raise AssertionError(f"{name}: bag has {len(timeline)} messages, truth {len(rows)} published")
         if not np.array_equal(timeline.message_index, np.arange(len(rows))):
             raise AssertionError(f"{name}: message_index is not 0..N-1 in receive order")
-        if not (np.array_equal(timeline.receive_ns, rows.receive_ns) and np.array_equal(timeline.stamp_ns, rows.stamp_ns)):
+        same = np.array_equal(timeline.receive_ns, rows.receive_ns) and np.array_equal(timeline.stamp_ns, rows.stamp_ns)
+        if not same:
             raise AssertionError(f"{name}: receive times or header stamps differ from the truth")
 
 
@@ -387,7 +389,8 @@ def clock_table(results: dict) -> Table:
                   f"{CAMERA_FAULTS['jitter_ms']}", f"{CAMERA_FAULTS['drop_rate']:.0%}")
     for name in results["config"]["cameras"]:
         c = results["streams"][name]["clock"]
-        table.add_row(name, f"{c['offset_ms']:.3f}", f"{c['drift_ppm']:.1f}", f"{c['jitter_ms']:.3f}", f"{c['missing']}")
+        table.add_row(name, f"{c['offset_ms']:.3f}", f"{c['drift_ppm']:.1f}", f"{c['jitter_ms']:.3f}",
+                      f"{c['missing']}")
     return table
 
 
@@ -449,7 +452,8 @@ def report(results: dict) -> None:
     console.print(scenario_clock_table(results["scenarios"]))
     console.print(speed_table(results["speed"]))
     speed = results["speed"]
-    console.print(f"episode written in {speed['write_s']:.1f} s; read_timelines alone {speed['read_timelines_s']:.2f} s")
+    console.print(f"episode written in {speed['write_s']:.1f} s; "
+                  f"read_timelines alone {speed['read_timelines_s']:.2f} s")
     if results["sync_violations"]:
         console.print(f"[yellow]sync would refuse this episode without keep=True:[/yellow] "
                       f"{'; '.join(v['reason'] for v in results['sync_violations'])}")
@@ -457,7 +461,8 @@ def report(results: dict) -> None:
     if codes:
         console.print(f"sync warnings: {', '.join(codes)}")
     overall = results["overall"]["all streams"]
-    console.print(f"ours, all streams: median {overall['ours']['median_ms']:.3f} ms, p99 {overall['ours']['p99_ms']:.3f} ms "
+    console.print(f"ours, all streams: median {overall['ours']['median_ms']:.3f} ms, "
+                  f"p99 {overall['ours']['p99_ms']:.3f} ms "
                   f"-> {_verdict(overall['pass'])} (targets <= {TARGET_MEDIAN_MS} / <= {TARGET_P99_MS} ms); "
                   f"runtime {results['runtime_s']:.0f} s")
 

@@ -14,8 +14,9 @@ import dataclasses
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from collector.bag.metadata import QosProfile
 from collector.errors import BagError, CollectorError

@@ -44,9 +44,9 @@ from collector.drivers.replay import (
     replay_qos,
     select_topics,
 )
+from collector.ros.messages import message_class
 from collector.ros.node_main import LoopThread, declare_fields, run_loop_node
 from collector.ros.qos import to_rclpy
-from collector.ros.recorder_node import message_class
 
 NODE_NAME = "replay"
 PUBLISHER_HISTORY_S = 0.5

@@ -26,7 +26,7 @@ import struct
 import sys
 import threading
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from geometry_msgs.msg import WrenchStamped

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from functools import partial
 from pathlib import Path
 
 import numpy as np

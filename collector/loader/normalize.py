@@ -7,7 +7,7 @@ A zero spread is replaced by :data:`EPS` so constant features stay finite.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

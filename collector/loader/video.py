@@ -10,9 +10,9 @@ sequential reads cost one decode per frame. PyAV is imported on first use.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -9,7 +9,7 @@ missing frames too, repeating the nearest kept one.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 

@@ -7,7 +7,7 @@ mm (16UC1); images rgb8.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -9,7 +9,8 @@ with it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -296,7 +297,8 @@ class Stack(Task):
     def satisfied(self) -> bool:
         top, base = self.part_position(self.part), self.part_position(self.base)
         dz = top[2] - base[2]
-        return bool(np.hypot(*(top[:2] - base[:2])) < 0.012 and 1.5 * PART_HALF_HEIGHT_M < dz < 2.7 * PART_HALF_HEIGHT_M)
+        stacked = 1.5 * PART_HALF_HEIGHT_M < dz < 2.7 * PART_HALF_HEIGHT_M
+        return bool(np.hypot(*(top[:2] - base[:2])) < 0.012 and stacked)
 
 
 # modules that register more kinds, imported on first use (a new kind: one module + one line)

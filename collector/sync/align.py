@@ -10,9 +10,9 @@ limits checked (gaps, skew, bad content, invalid frames): refuse, or with
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 

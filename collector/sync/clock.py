@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from collector.sync.jumps import find_jumps
 from collector.latency import LatencyStats
+from collector.sync.jumps import find_jumps
 from collector.sync.robust import envelope, envelope_line, fit_line, robust_sigma, slope_sigma
 from collector.sync.sequence import ambiguous_slots, recover_sequence
 
@@ -268,12 +268,10 @@ def _fit_segment(receive_ns, stamp_ns, latency_ns, *, start, stop, used, window_
     anchor = int(receive[0]) - latency_ns
     reference = (receive - latency_ns - anchor).astype(np.float64)  # true time + excess, relative
     stamps = (stamp - anchor).astype(np.float64)
-    found = None
-    if regularize:
-        for name, times in (("stamp", stamps), ("receive", reference)):
-            found = recover_sequence(times)
-            if found is not None:
-                break
+    # the capture sequence, from the stamps if they allow it, else from the receive times
+    candidates = (("stamp", stamps), ("receive", reference)) if regularize else ()
+    source, found = next(((name, seq) for name, times in candidates if (seq := recover_sequence(times)) is not None),
+                         (None, None))
     common = {"start": start, "stop": stop, "anchor_ns": anchor, "messages": len(index),
               "start_ns": int(receive[0]) - latency_ns, "end_ns": int(receive[-1]) - latency_ns}
     if found is not None:
@@ -289,7 +287,7 @@ def _fit_segment(receive_ns, stamp_ns, latency_ns, *, start, stop, used, window_
         missing = int(seq[~ambiguous].max() - seq[~ambiguous].min() + 1 - len(np.unique(seq[~ambiguous])))
         return ClockSegment(offset_ns=offset, drift_ppm=drift * 1e6,
                             drift_sigma_ppm=float(np.hypot(drift_sigma, period_sigma)) * 1e6, jitter_ns=jitter,
-                            period_ns=period, phase_ns=phase, sequence_from=name, seq_phase_ns=seq_phase,
+                            period_ns=period, phase_ns=phase, sequence_from=source, seq_phase_ns=seq_phase,
                             seq_period_ns=seq_period, missing=missing, **common)
     x, y = envelope(reference, stamps - reference, window_ns, "median")
     offset, drift, drift_sigma = envelope_line(x, y)

@@ -20,7 +20,7 @@ would have used them are marked and, for a required stream, refuse the episode
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -22,16 +22,16 @@ something:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 
 import numpy as np
 
+from collector.latency import latency_stats
 from collector.rig import SyncLimits
 from collector.sync.clock import ClockFit, fit_clock
 from collector.sync.config import NS_PER_MS, StreamSyncConfig
 from collector.sync.errors import SyncWarning
-from collector.latency import latency_stats
 from collector.sync.timeline import StreamTimeline
 from collector.sync.trust import unsynchronised_evidence
 

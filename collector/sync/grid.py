@@ -6,8 +6,8 @@ times (reference clock, int ns) are what sync aligns to and what the result carr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Mapping
 
 import numpy as np
 

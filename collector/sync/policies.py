@@ -26,8 +26,8 @@ Register a new policy by adding it to :data:`POLICIES` (and its name to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 

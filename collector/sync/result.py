@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from collector.latency import LatencyStats
 from collector.sync.clock import ClockFit
 from collector.sync.errors import SyncViolation, SyncWarning
-from collector.latency import LatencyStats
 
 NS_PER_MS = 1e6
 

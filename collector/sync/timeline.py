@@ -26,10 +26,10 @@ index; together with ``receive_ns`` it identifies the message.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 

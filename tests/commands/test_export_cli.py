@@ -53,7 +53,7 @@ def test_export_then_append_then_json(sources, tmp_path, capsys):
     episodes = sorted(sources.iterdir())
     out = tmp_path / "ds"
     assert main(["export", *map(str, episodes[:2]), "--format", "lerobot", "--out", str(out)]) == 0
-    assert f"exported 2 episode(s)" in capsys.readouterr().out
+    assert "exported 2 episode(s)" in capsys.readouterr().out
     assert main(["export", *map(str, episodes[2:]), "--format", "lerobot", "--out", str(out), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert len(result["exported"]) == 2 and result["failed"] == [] and result["frames"] > 0

@@ -17,7 +17,8 @@ BAGS = TESTDATA / "rosbag2"
 
 def needs_testdata():
     if not BAGS.is_dir():
-        pytest.skip(f"real rosbag2 test bags not found at {BAGS}; set COLLECTOR_TESTDATA to the folder holding rosbag2/")
+        pytest.skip(f"real rosbag2 test bags not found at {BAGS}; "
+                    "set COLLECTOR_TESTDATA to the folder holding rosbag2/")
 
 
 @pytest.mark.parametrize("bag", ["talker", "cdr_test", "wbag"])

@@ -144,7 +144,8 @@ def test_operators_day_catalogue_countdown_rerecord_reset_and_task_switch(tmp_pa
         term.read(1.5)
         mark = len(term.screen)
         term.key(" ")
-        assert _wait_after(term, mark, "ready for the next take", 20), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", term.screen[-2500:].decode(errors="replace"))
+        screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", term.screen[-2500:].decode(errors="replace"))
+        assert _wait_after(term, mark, "ready for the next take", 20), screen
         term.key("1")                                  # first task of the catalogue
         assert _wait_after(term, mark, "connector_to_bin", 10)
         mark = len(term.screen)

@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video-backend", default=None, help="LeRobot video_backend (default: LeRobot's choice)")
     parser.add_argument("--dump", type=Path, default=None,
                         help="save each fetched item's tensors as DIR/<index>.<key>.npy")
-    parser.add_argument("--write-reference", action="store_true", help="first write a tiny dataset with LeRobot's writer")
+    parser.add_argument("--write-reference", action="store_true",
+                        help="first write a tiny dataset with LeRobot's writer")
     parser.add_argument("--images", action="store_true", help="with --write-reference: PNG image feature, no video")
     parser.add_argument("--vcodec", default="libsvtav1", help="with --write-reference: LeRobot vcodec")
     args = parser.parse_args(argv)

@@ -104,8 +104,8 @@ def test_frame_table_equals_sync_values(baoan):
     imu = sync.streams["imu"]
     np.testing.assert_array_equal(table["observation.imu.orientation"], imu.values["orientation"].astype(np.float32))
     wrench = sync.streams["left_wrench"]
-    np.testing.assert_array_equal(table["observation.wrench.left_wrench"],
-                                  np.concatenate([wrench.values["force"], wrench.values["torque"]], 1).astype(np.float32))
+    expected = np.concatenate([wrench.values["force"], wrench.values["torque"]], 1).astype(np.float32)
+    np.testing.assert_array_equal(table["observation.wrench.left_wrench"], expected)
     for name, alignment in sync.streams.items():
         np.testing.assert_array_equal(table[f"time.{name}.source_s"][:, 0],
                                       (alignment.source_time_ns - sync.origin_ns) / 1e9)

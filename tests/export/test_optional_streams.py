@@ -9,7 +9,6 @@ Read back with pyarrow and h5py, statistics recomputed here with numpy.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -54,7 +54,8 @@ def test_normalize_modes(lerobot_root):
     values = torch.stack([mm[i]["action"] for i in range(0, len(mm), 7)])
     assert float(values.min()) >= -1 - 1e-5 and float(values.max()) <= 1 + 1e-5
     assert "observation.state" not in mm.normalizer
-    assert abs(float(torch.stack([mm[i]["observation.images.head_rgb"].mean() for i in range(0, len(mm), 9)]).mean())) < 1
+    means = torch.stack([mm[i]["observation.images.head_rgb"].mean() for i in range(0, len(mm), 9)])
+    assert abs(float(means.mean())) < 1
     q = CollectorDataset(lerobot_root, normalize="quantiles")
     assert q[0]["action"].dtype == torch.float32
 

@@ -71,7 +71,8 @@ def test_head_camera_sees_the_target_part():
     renderer.update_scene(world.data, camera=station.cameras["head_rgb"])
     segmentation = renderer.render()
     part_geom = world.model.geom(task.part).id
-    visible = int(np.sum((segmentation[..., 0] == part_geom) & (segmentation[..., 1] == world.mujoco.mjtObj.mjOBJ_GEOM)))
+    is_geom = segmentation[..., 1] == world.mujoco.mjtObj.mjOBJ_GEOM
+    visible = int(np.sum((segmentation[..., 0] == part_geom) & is_geom))
     assert visible >= 20, visible
     image = world.render(next(s for s in world.rig.streams if s.name == "head_rgb"))
     assert image.std() > 20 and len(np.unique(image.reshape(-1, 3), axis=0)) > 200

@@ -180,7 +180,8 @@ def test_heavy_drops_refused_naming_stream_and_time(tmp_path):
     with pytest.raises(SyncError, match=r"head_rgb: at t=\d+\.\d{3} s: \d+ of \d+ frames") as refused:
         synchronize(episode.path)
     # the episode is named first, so a refusal in a folder of episodes says which one
-    assert str(refused.value).startswith(f"{episode.path}: head_rgb: at t=") and refused.value.episode == str(episode.path)
+    assert str(refused.value).startswith(f"{episode.path}: head_rgb: at t=")
+    assert refused.value.episode == str(episode.path)
     kept = synchronize(episode.path, keep=True)
     assert kept.violations[0].stream == "head_rgb" and not kept.streams["head_rgb"].valid.all()
 

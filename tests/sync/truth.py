@@ -25,14 +25,20 @@ block), which survive AV1 or H.264 compression: :func:`read_seq` reads it back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from collector.episode import (RIG_ATTACHMENT, EpisodeInfo, StreamStats, new_episode_dir, software_versions,
-                               write_episode_info)
+from collector.episode import (
+    RIG_ATTACHMENT,
+    EpisodeInfo,
+    StreamStats,
+    new_episode_dir,
+    software_versions,
+    write_episode_info,
+)
 from collector.rig import Rig, parse_rig
 
 NS_PER_S = 1_000_000_000

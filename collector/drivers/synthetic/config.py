@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from collector.drivers.synthetic.base import NS_PER_MS, SyntheticError, _number
 from collector.drivers.synthetic.faults import StreamFaults, parse_faults
