@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from collector.episode import read_episode_info
+from tests.dds import domain_id
 
 pytest.importorskip("rclpy", reason="rclpy (ROS 2) is not installed: pip install '.[ros]'")
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -62,7 +63,7 @@ class Terminal:
 
 
 def test_operator_records_labels_and_quits_with_keys(tmp_path):
-    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("COLLECTOR_TEST_DOMAIN_PTY", "73"),
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id(4)),
                ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", TERM="xterm", COLUMNS="160", LINES="50",
                PYTHONPATH=str(REPO))
     out = tmp_path / "session"
@@ -102,7 +103,7 @@ def test_operator_records_labels_and_quits_with_keys(tmp_path):
 
 
 def _env():
-    return dict(os.environ, ROS_DOMAIN_ID=os.environ.get("COLLECTOR_TEST_DOMAIN_PTY", "73"),
+    return dict(os.environ, ROS_DOMAIN_ID=str(domain_id(4)),
                 ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", TERM="xterm", COLUMNS="160", LINES="60",
                 PYTHONPATH=str(REPO))
 

@@ -10,6 +10,8 @@ import time
 import numpy as np
 import pytest
 
+from tests.dds import domain_id
+
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("rclpy")
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
@@ -24,7 +26,7 @@ NS_PER_S = 1_000_000_000
 MS = 1_000_000
 MODULE = "collector.drivers.camera_node"
 # The camera's own domain (60-69 are the driver tests') unless the run gives one: parallel suites stay apart.
-DOMAIN_ID = int(os.environ.get("COLLECTOR_TEST_DOMAIN", "67"))
+DOMAIN_ID = domain_id(7)
 SOURCE_W, SOURCE_H = 160, 120  # written to the file
 OUT_W, OUT_H = 64, 48  # published (the node resizes), the size CALIBRATION is for
 BITS = 8  # the frame index, one vertical stripe per bit in the top half

@@ -23,6 +23,7 @@ from collector.capture.processes import NodeProcess
 from collector.drivers.synthetic_episode import write_synthetic_episode
 from collector.paths import data_path
 from collector.rig import load_rig
+from tests.dds import domain_id
 
 pytest.importorskip("rclpy")
 rosbags = pytest.importorskip("rosbags", reason="rosbags (the independent reader) is not installed")
@@ -31,8 +32,8 @@ from rosbags.rosbag2 import Reader  # noqa: E402
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-# Our own domain (CI sets COLLECTOR_TEST_DOMAIN per job); topics under /replay_test besides.
-DOMAIN_ID = int(os.environ.get("COLLECTOR_TEST_DOMAIN", "67"))
+# Our own domain in this run (tests/dds.py); topics under /replay_test besides.
+DOMAIN_ID = domain_id(8)
 REPLAY = "collector.drivers.replay_node"
 RECORDER = "collector.ros.recorder_node"
 SECONDS = 3.0

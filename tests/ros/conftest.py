@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.dds import domain_id
+
 rclpy = pytest.importorskip("rclpy", reason="rclpy (ROS 2) is not installed: pip install '.[ros]'")
 
 REPO = Path(__file__).resolve().parents[2]
-# A domain of this run's own (from the pid) unless COLLECTOR_TEST_DOMAIN says: two test runs on one
-# machine on the same domain answer each other's service calls (a recorder of the other run starts).
-DOMAIN_ID = os.environ.get("COLLECTOR_TEST_DOMAIN") or str(10 + os.getpid() % 90)
+DOMAIN_ID = str(domain_id(1))  # this run's own (tests/dds.py)
 
 # The test process is a DDS participant too: set its environment before rclpy.init.
 os.environ["ROS_DOMAIN_ID"] = DOMAIN_ID

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dds import domain_id
+
 pytest.importorskip("mujoco", reason="MuJoCo is not installed (pip install mujoco)")
 pytest.importorskip("rclpy", reason="rclpy (ROS 2) is not installed: pip install '.[ros]'")
 
@@ -29,7 +31,7 @@ def topics(path: Path) -> dict[str, str]:
 
 
 def test_ros_and_lock_step_paths_agree(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "ROS_DOMAIN_ID": os.environ.get("COLLECTOR_TEST_DOMAIN", "73"),
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ROS_DOMAIN_ID": str(domain_id(3)),
            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     proc = subprocess.run([sys.executable, "-m", "collector.cli", "record", "--sim", "baoan_assembly", "--sim-task",
                            "part_to_bin", "--seed", "6", "--headless", "--episodes", "1", "--camera-size", "160x120",
