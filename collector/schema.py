@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import reprlib
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -59,6 +60,17 @@ def load_yaml(text: str, source: str, error: type[CollectorError] = CollectorErr
         raise error(f"{source}: YAML nested too deeply") from err
     except ValueError as err:  # an integer of more digits than int() converts (4300)
         raise error(f"{source}: invalid YAML ({one_line(err)})") from err
+
+
+def read_text(path: Path, what: str, error: type[CollectorError] = CollectorError) -> str:
+    """The UTF-8 text of the file ``path``, or one ``error`` line: ``<path>: <what> not found``
+    or ``<path>: cannot read <what> (<reason>)``."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise error(f"{path}: {what} not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"{path}: cannot read {what} ({err})") from err
 
 
 def key_label(name: Any) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from collector.errors import CollectorError
 from collector.paths import data_path
-from collector.schema import NAME_RE, Checker, load_yaml, show
+from collector.schema import NAME_RE, Checker, load_yaml, read_text, show
 
 LANGUAGES = ("en", "zh", "both")
 
@@ -107,10 +107,4 @@ def load_catalogue(rig_or_path: str | Path) -> TaskCatalogue:
         except CollectorError as err:
             raise TaskCatalogueError(f"rig {str(rig_or_path)!r} has no task catalogue "
                                      f"(datasets/tasks/{rig_or_path}.yaml)") from err
-    try:
-        text = candidate.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise TaskCatalogueError(f"{candidate}: task catalogue not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise TaskCatalogueError(f"{candidate}: cannot read task catalogue ({err})") from err
-    return parse_catalogue(text, source=str(candidate))
+    return parse_catalogue(read_text(candidate, "task catalogue", TaskCatalogueError), source=str(candidate))

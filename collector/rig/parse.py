@@ -38,7 +38,7 @@ from collector.rig.model import (
     Stream,
     SyncLimits,
 )
-from collector.schema import NAME_RE, Checker, load_yaml, show
+from collector.schema import NAME_RE, Checker, load_yaml, read_text, show
 
 TOPIC_RE = re.compile(r"/[A-Za-z0-9_/]*[A-Za-z0-9_]")
 
@@ -332,13 +332,7 @@ def load_rig(name_or_path: str | Path) -> Rig:
             candidate = data_path("datasets", "rigs", f"{name_or_path}.yaml")
         except CollectorError as err:
             raise RigError(f"unknown rig {str(name_or_path)!r} (available: {', '.join(available_rigs())})") from err
-    try:
-        text = candidate.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise RigError(f"{candidate}: rig profile not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise RigError(f"{candidate}: cannot read rig profile ({err})") from err
-    return parse_rig(text, source=str(candidate))
+    return parse_rig(read_text(candidate, "rig profile", RigError), source=str(candidate))
 
 
 def available_rigs() -> list[str]:
